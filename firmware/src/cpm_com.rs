@@ -1,0 +1,181 @@
+//! The CP/M `.COM` harness the CPU conformance programs run in (reference.md section 1).
+//!
+//! A flat 64 KiB of RAM with the program at 0x0100 and just enough of CP/M to print: a
+//! call to the BDOS entry at 0x0005 with C = 2 prints E, with C = 9 prints the string at
+//! DE up to `$`. The program ends when it jumps to 0x0000.
+//!
+//! Both addresses hold HLT, so the hot loop carries no per-instruction check: the CPU
+//! stops by itself and the harness does the work. The counts are kept exact: the HLT at
+//! 0x0005 stands in for the BDOS's RET (one instruction; its 7 states are topped up to
+//! RET's 10) and the HLT at 0x0000 is taken back, so totals count up to and including
+//! the jump to 0, as the reference table does.
+
+use crate::cpu::{Bus, Cpu, Exit};
+use crate::machine::memory::Memory;
+
+/// Where CP/M loads a `.COM` program and starts it.
+pub const LOAD_ADDRESS: u16 = 0x0100;
+/// The BDOS entry point programs CALL.
+pub const BDOS_ENTRY: u16 = 0x0005;
+/// The largest program that fits between 0x0100 and the top of memory.
+pub const MAX_PROGRAM_LEN: usize = 0x1_0000 - LOAD_ADDRESS as usize;
+
+const HLT: u8 = 0x76;
+/// BDOS function numbers (register C) the harness serves.
+const BDOS_PRINT_CHAR: u8 = 2;
+const BDOS_PRINT_STRING: u8 = 9;
+
+/// Why a program could not be loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LoadError {
+    /// The program is longer than the [`MAX_PROGRAM_LEN`] bytes above 0x0100.
+    TooLarge {
+        /// The program's length in bytes.
+        len: usize,
+    },
+}
+
+impl core::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            LoadError::TooLarge { len } => write!(
+                f,
+                "program is {len} bytes; a .COM file holds at most {MAX_PROGRAM_LEN}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for LoadError {}
+
+/// Where a run stands after [`ComRunner::run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Status {
+    /// The budget ran out; call `run` again.
+    Running,
+    /// The program jumped to 0x0000: it is done.
+    Finished,
+    /// A HLT outside the harness with interrupts disabled: the CPU can never go on.
+    Stuck {
+        /// The address of the HLT.
+        pc: u16,
+    },
+}
+
+/// The harness's bus: all 64 KiB are RAM. I/O ports read 0xFF (an empty data bus) and
+/// writes to them go nowhere: the conformance programs do no I/O.
+struct FlatRam(Memory);
+
+impl Bus for FlatRam {
+    #[inline(always)]
+    fn read(&mut self, addr: u16) -> u8 {
+        self.0.read(addr)
+    }
+    #[inline(always)]
+    fn read_word(&mut self, addr: u16) -> u16 {
+        self.0.read_word(addr)
+    }
+    #[inline(always)]
+    fn write(&mut self, addr: u16, value: u8) {
+        self.0.write(addr, value)
+    }
+    fn input(&mut self, _port: u8, _cycle: u64) -> u8 {
+        0xFF
+    }
+    fn output(&mut self, _port: u8, _value: u8, _cycle: u64) {}
+}
+
+/// A `.COM` program with its CPU and memory.
+pub struct ComRunner {
+    cpu: Cpu,
+    ram: FlatRam,
+}
+
+impl ComRunner {
+    /// Loads `program` at 0x0100 with PC there and SP = 0 (the stack grows down from the
+    /// top of memory).
+    pub fn new(program: &[u8]) -> Result<Self, LoadError> {
+        if program.len() > MAX_PROGRAM_LEN {
+            return Err(LoadError::TooLarge { len: program.len() });
+        }
+        let mut memory = Memory::new();
+        memory
+            .load(LOAD_ADDRESS, program)
+            .map_err(|_| LoadError::TooLarge { len: program.len() })?;
+        memory.write(0, HLT);
+        memory.write(BDOS_ENTRY, HLT);
+        let ram = FlatRam(memory);
+        let mut cpu = Cpu::new();
+        cpu.pc = LOAD_ADDRESS;
+        Ok(ComRunner { cpu, ram })
+    }
+
+    /// The CPU, for its registers and counters.
+    pub fn cpu(&self) -> &Cpu {
+        &self.cpu
+    }
+
+    /// Runs for about `budget` states, handing each console byte to `console`.
+    pub fn run(&mut self, budget: u64, console: &mut impl FnMut(u8)) -> Status {
+        let end = self.cpu.cycles.saturating_add(budget);
+        while self.cpu.cycles < end {
+            match self.cpu.run(&mut self.ram, end - self.cpu.cycles) {
+                Exit::Budget | Exit::Yield => {}
+                Exit::Halt => {
+                    // PC has moved past the HLT.
+                    let at = self.cpu.pc.wrapping_sub(1);
+                    if at == 0 {
+                        self.cpu.instructions -= 1;
+                        self.cpu.cycles -= u64::from(crate::cpu::timing::STATES[HLT as usize]);
+                        self.cpu.pc = 0;
+                        return Status::Finished;
+                    }
+                    if at != BDOS_ENTRY {
+                        return Status::Stuck { pc: at };
+                    }
+                    self.bdos(console);
+                }
+            }
+        }
+        Status::Running
+    }
+
+    /// Runs to completion (or until stuck), handing each console byte to `console`.
+    pub fn run_to_end(&mut self, console: &mut impl FnMut(u8)) -> Status {
+        loop {
+            match self.run(u64::MAX / 2, console) {
+                Status::Running => {}
+                done => return done,
+            }
+        }
+    }
+
+    fn bdos(&mut self, console: &mut impl FnMut(u8)) {
+        match self.cpu.c {
+            BDOS_PRINT_CHAR => console(self.cpu.e),
+            BDOS_PRINT_STRING => {
+                let mut addr = self.cpu.de();
+                // A string without `$` stops after one lap of memory.
+                for _ in 0..0x1_0000u32 {
+                    let byte = self.ram.0.read(addr);
+                    if byte == b'$' {
+                        break;
+                    }
+                    console(byte);
+                    addr = addr.wrapping_add(1);
+                }
+            }
+            _ => {}
+        }
+        // The RET the HLT stands in for.
+        let sp = self.cpu.sp;
+        let ret = self.ram.0.read_word(sp);
+        self.cpu.sp = sp.wrapping_add(2);
+        self.cpu.pc = ret;
+        self.cpu.halted = false;
+        let states = &crate::cpu::timing::STATES;
+        self.cpu.cycles += u64::from(states[0xC9] - states[HLT as usize]);
+    }
+}

@@ -1,0 +1,273 @@
+//! Instruction-level tests. The conformance programs (CPUTEST, 8080EXM, ...) run as
+//! host-sim integration tests; these pin the traps those programs do not isolate.
+
+extern crate std;
+
+use super::flags::{AC, CY, P, S, Z};
+use super::timing::STATES;
+use super::{Bus, Cpu, Exit};
+use crate::machine::memory::Memory;
+
+/// Memory plus a log of port writes; IN returns the port number.
+struct TestBus {
+    memory: Memory,
+    outputs: std::vec::Vec<(u8, u8)>,
+    yield_on_io: bool,
+}
+
+impl TestBus {
+    fn with_program(at: u16, program: &[u8]) -> Self {
+        let mut memory = Memory::new();
+        memory.load(at, program).unwrap();
+        TestBus {
+            memory,
+            outputs: std::vec::Vec::new(),
+            yield_on_io: false,
+        }
+    }
+}
+
+impl Bus for TestBus {
+    fn read(&mut self, addr: u16) -> u8 {
+        self.memory.read(addr)
+    }
+    fn write(&mut self, addr: u16, value: u8) {
+        self.memory.write(addr, value)
+    }
+    fn input(&mut self, port: u8, _cycle: u64) -> u8 {
+        port
+    }
+    fn output(&mut self, port: u8, value: u8, _cycle: u64) {
+        self.outputs.push((port, value));
+    }
+    fn yield_requested(&mut self) -> bool {
+        self.yield_on_io
+    }
+}
+
+fn cpu_at(pc: u16) -> Cpu {
+    let mut cpu = Cpu::new();
+    cpu.pc = pc;
+    cpu.sp = 0x8000;
+    cpu
+}
+
+/// Runs one instruction placed at 0x0100 and returns the CPU and the states it took.
+fn one(program: &[u8], setup: impl FnOnce(&mut Cpu)) -> (Cpu, TestBus, u64) {
+    let mut bus = TestBus::with_program(0x0100, program);
+    let mut cpu = cpu_at(0x0100);
+    setup(&mut cpu);
+    let states = cpu.step(&mut bus);
+    (cpu, bus, states)
+}
+
+#[test]
+fn every_opcode_uses_its_table_states_on_the_not_taken_path() {
+    for op in 0..=255u8 {
+        if op == 0x76 {
+            continue;
+        }
+        // Flags all clear: every conditional CALL/RET whose condition needs a set flag
+        // is not taken; the others are checked in the next test.
+        let (_, _, states) = one(&[op, 0x00, 0x00], |cpu| cpu.f = 0);
+        let not_taken_when_clear =
+            matches!(op, 0xC8 | 0xD8 | 0xE8 | 0xF8 | 0xCC | 0xDC | 0xEC | 0xFC);
+        let conditional = matches!(op & 0xC7, 0xC0 | 0xC4);
+        if conditional && !not_taken_when_clear {
+            assert_eq!(
+                states,
+                STATES[op as usize] as u64 + 6,
+                "opcode {op:#04X} taken"
+            );
+        } else {
+            assert_eq!(states, STATES[op as usize] as u64, "opcode {op:#04X}");
+        }
+    }
+}
+
+#[test]
+fn taken_conditional_call_and_return_cost_six_more_states() {
+    let (cpu, _, states) = one(&[0xCC, 0x00, 0x20], |cpu| cpu.f = Z); // CZ 2000H
+    assert_eq!((cpu.pc, states), (0x2000, 17));
+    let (cpu, _, states) = one(&[0xC4, 0x00, 0x20], |cpu| cpu.f = Z); // CNZ not taken
+    assert_eq!((cpu.pc, states), (0x0103, 11));
+    let (_, _, states) = one(&[0xC8], |cpu| cpu.f = Z); // RZ taken
+    assert_eq!(states, 11);
+    let (cpu, _, states) = one(&[0xC0], |cpu| cpu.f = Z); // RNZ not taken
+    assert_eq!((cpu.pc, states), (0x0101, 5));
+}
+
+#[test]
+fn push_psw_stores_bit_1_set_and_bits_3_and_5_clear() {
+    let (cpu, bus, _) = one(&[0xF5], |cpu| {
+        cpu.a = 0x12;
+        cpu.f = 0xFF;
+    });
+    assert_eq!(bus.memory.read(cpu.sp + 1), 0x12);
+    assert_eq!(bus.memory.read(cpu.sp), 0xD7);
+    // POP PSW keeps only the five real flags.
+    let mut bus = TestBus::with_program(0x0100, &[0xF1]);
+    bus.memory.load(0x7000, &[0xFF, 0x34]).unwrap();
+    let mut cpu = cpu_at(0x0100);
+    cpu.sp = 0x7000;
+    cpu.step(&mut bus);
+    assert_eq!(
+        (cpu.a, cpu.f, cpu.psw()),
+        (0x34, S | Z | AC | P | CY, 0x34D7)
+    );
+}
+
+#[test]
+fn ana_sets_aux_carry_from_bit_3_of_the_operands_or() {
+    let (cpu, _, _) = one(&[0xA0], |cpu| {
+        cpu.a = 0x08;
+        cpu.b = 0x00;
+        cpu.f = CY;
+    });
+    assert_eq!(cpu.a, 0);
+    assert_eq!(cpu.f, Z | P | AC, "AC from A bit 3, CY cleared");
+    let (cpu, _, _) = one(&[0xE6, 0x0F], |cpu| cpu.a = 0xF0); // ANI 0FH
+    assert_eq!(cpu.f, Z | P | AC);
+    let (cpu, _, _) = one(&[0xE6, 0x07], |cpu| cpu.a = 0xF0);
+    assert_eq!(cpu.f, Z | P, "neither operand has bit 3");
+}
+
+#[test]
+fn sub_reports_borrow_in_carry_and_the_adders_half_carry_in_ac() {
+    let (cpu, _, _) = one(&[0x90], |cpu| {
+        cpu.a = 0x00;
+        cpu.b = 0x01;
+    }); // SUB B: 0 - 1
+    assert_eq!((cpu.a, cpu.f), (0xFF, S | P | CY));
+    let (cpu, _, _) = one(&[0x90], |cpu| {
+        cpu.a = 0x10;
+        cpu.b = 0x01;
+    });
+    assert_eq!(
+        (cpu.a, cpu.f & (CY | AC)),
+        (0x0F, 0),
+        "low nibble borrowed: AC clear"
+    );
+    let (cpu, _, _) = one(&[0xB8], |cpu| {
+        cpu.a = 0x05;
+        cpu.b = 0x05;
+    }); // CMP B leaves A
+    assert_eq!((cpu.a, cpu.f), (0x05, Z | P | AC));
+}
+
+#[test]
+fn daa_adjusts_bcd_and_keeps_carry() {
+    let (cpu, _, _) = one(&[0x27], |cpu| {
+        cpu.a = 0x9B;
+        cpu.f = 0;
+    });
+    assert_eq!(cpu.a, 0x01);
+    assert_eq!(cpu.f & (CY | AC), CY | AC);
+}
+
+#[test]
+fn inr_and_dcr_leave_carry_and_set_aux_carry_like_the_8080() {
+    let (cpu, _, _) = one(&[0x04], |cpu| {
+        cpu.b = 0x0F;
+        cpu.f = CY;
+    });
+    assert_eq!((cpu.b, cpu.f), (0x10, CY | AC));
+    let (cpu, _, _) = one(&[0x05], |cpu| cpu.b = 0x10);
+    assert_eq!((cpu.b, cpu.f & AC), (0x0F, 0));
+    let (cpu, _, _) = one(&[0x05], |cpu| cpu.b = 0x01);
+    assert_eq!((cpu.b, cpu.f), (0x00, Z | P | AC));
+}
+
+#[test]
+fn undocumented_opcodes_alias_nop_jmp_ret_and_call() {
+    for op in [0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38] {
+        let (cpu, _, states) = one(&[op], |_| {});
+        assert_eq!((cpu.pc, states), (0x0101, 4), "{op:#04X}");
+    }
+    let (cpu, _, _) = one(&[0xCB, 0x34, 0x12], |_| {});
+    assert_eq!(cpu.pc, 0x1234);
+    for op in [0xDD, 0xED, 0xFD] {
+        let (cpu, bus, states) = one(&[op, 0x34, 0x12], |_| {});
+        assert_eq!((cpu.pc, states), (0x1234, 17));
+        assert_eq!(bus.memory.read_word(cpu.sp), 0x0103);
+    }
+    let mut bus = TestBus::with_program(0x0100, &[0xD9]);
+    bus.memory.load(0x7FFE, &[0x78, 0x56]).unwrap();
+    let mut cpu = cpu_at(0x0100);
+    cpu.sp = 0x7FFE;
+    cpu.step(&mut bus);
+    assert_eq!((cpu.pc, cpu.sp), (0x5678, 0x8000));
+}
+
+#[test]
+fn hlt_stops_the_batch_and_an_interrupt_wakes_it() {
+    // EI; HLT at 0x0100, an ISR at 0x0038 (RST 7) that does OUT 0x42.
+    let mut bus = TestBus::with_program(0x0100, &[0xFB, 0x76]);
+    bus.memory.load(0x0038, &[0xD3, 0x42, 0xC9]).unwrap();
+    let mut cpu = cpu_at(0x0100);
+    assert_eq!(cpu.run(&mut bus, 1000), Exit::Halt);
+    assert!(cpu.halted);
+    assert_eq!(cpu.pc, 0x0102, "PC stays past the HLT");
+    // Halted with nothing to take: the batch's time passes, nothing executes.
+    let before = cpu.instructions;
+    assert_eq!(cpu.run(&mut bus, 100), Exit::Halt);
+    assert_eq!(cpu.instructions, before);
+    cpu.interrupt(0xFF);
+    cpu.run(&mut bus, 40);
+    assert!(!cpu.halted);
+    assert!(!cpu.inte, "taking an interrupt clears INTE");
+    assert_eq!(bus.outputs, [(0x42, 0)]);
+    assert_eq!(
+        bus.memory.read_word(0x7FFE),
+        0x0102,
+        "return address is past the HLT"
+    );
+}
+
+#[test]
+fn interrupts_wait_for_ei_and_one_more_instruction() {
+    // DI; NOP; EI; MVI A,1; MVI A,2 ...
+    let mut bus = TestBus::with_program(0x0100, &[0xF3, 0x00, 0xFB, 0x3E, 0x01, 0x3E, 0x02]);
+    let mut cpu = cpu_at(0x0100);
+    cpu.interrupt(0xCF); // RST 1
+    cpu.step(&mut bus); // DI
+    cpu.step(&mut bus); // NOP
+    assert!(cpu.interrupt_pending());
+    cpu.run(&mut bus, 1000); // EI, then exactly one more instruction, then stop
+    assert_eq!((cpu.a, cpu.pc), (0x01, 0x0105));
+    cpu.step(&mut bus); // the interrupt
+    assert_eq!(cpu.pc, 0x0008);
+    assert_eq!(bus.memory.read_word(cpu.sp), 0x0105);
+}
+
+#[test]
+fn io_passes_the_start_cycle_and_the_bus_can_yield() {
+    let mut bus = TestBus::with_program(0x0100, &[0xDB, 0x10, 0xD3, 0x11, 0x00]);
+    bus.yield_on_io = true;
+    let mut cpu = cpu_at(0x0100);
+    assert_eq!(cpu.run(&mut bus, 1000), Exit::Yield);
+    assert_eq!((cpu.a, cpu.pc, cpu.cycles), (0x10, 0x0102, 10));
+    assert_eq!(cpu.run(&mut bus, 1000), Exit::Yield);
+    assert_eq!(bus.outputs, [(0x11, 0x10)]);
+    assert_eq!(cpu.cycles, 20);
+}
+
+#[test]
+fn run_counts_states_and_instructions_and_overshoots_by_under_one_instruction() {
+    // A loop of JMP 0100H (10 states each).
+    let mut bus = TestBus::with_program(0x0100, &[0xC3, 0x00, 0x01]);
+    let mut cpu = cpu_at(0x0100);
+    assert_eq!(cpu.run(&mut bus, 95), Exit::Budget);
+    assert_eq!((cpu.cycles, cpu.instructions), (100, 10));
+}
+
+#[test]
+fn sixteen_bit_accesses_wrap_at_the_top_of_memory() {
+    // LHLD 0FFFFH reads L from 0xFFFF and H from 0x0000.
+    let mut bus = TestBus::with_program(0x0100, &[0x2A, 0xFF, 0xFF]);
+    bus.memory.load(0xFFFF, &[0xAA]).unwrap();
+    bus.memory.load(0x0000, &[0xBB]).unwrap();
+    let mut cpu = cpu_at(0x0100);
+    cpu.step(&mut bus);
+    assert_eq!(cpu.hl(), 0xBBAA);
+}

@@ -1,0 +1,24 @@
+//! The Altair 8800 core shared by the device firmware and host-sim.
+//!
+//! The crate is `no_std` without `alloc`: every buffer is a fixed-size array or a
+//! `heapless` collection whose size is a documented constant. It never touches sockets,
+//! files or clocks; each platform hands those in through the small traits in
+//! [`storage`] and the machine's run loop.
+//!
+//! Layers, from the bottom up:
+//! - [`cpu`]: the Intel 8080, which sees the world only through [`cpu::Bus`].
+//! - [`disasm`]: 8080 mnemonics for the monitor and traces.
+//! - [`machine`]: the Altair 8800 that owns memory and routes ports to devices.
+//! - [`cpm_com`]: the CP/M `.COM` harness used by the CPU conformance programs.
+#![no_std]
+#![deny(unsafe_code)]
+
+// Declared first so every module below can use the logging macros.
+#[macro_use]
+mod fmt;
+
+pub mod cpm_com;
+pub mod cpu;
+pub mod disasm;
+pub mod machine;
+pub mod storage;

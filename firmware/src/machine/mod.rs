@@ -1,0 +1,3 @@
+//! The Altair 8800.
+
+pub mod memory;

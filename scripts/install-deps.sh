@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the build and the tests need. Run as root.
+# Idempotent: packages already installed are skipped, and when nothing is missing it
+# neither updates the package lists nor installs anything.
+set -euo pipefail
+
+PACKAGES=(
+    # Cross-building the firmware for thumbv7em-none-eabihf (rustup cannot add targets
+    # here; see docs/reference.md section 6). Debian's Rust 1.96 (/usr/bin/rustc,
+    # /usr/bin/cargo) plus the library sources for -Zbuild-std:
+    rustc-web cargo-web rust-web-src
+    # ... rust-web-llvm provides /usr/bin/rust-lld (a symlink to lld-22), the linker the
+    # thumbv7em target uses; lld-22 makes that symlink real. rust-web-llvm is only a
+    # Recommends of rustc-web, so --no-install-recommends would otherwise leave it out
+    # and linking fails with "linker `rust-lld` not found".
+    rust-web-llvm lld-22
+    # arm-none-eabi-size / -nm for the size report of scripts/nostd-build.sh.
+    binutils-arm-none-eabi
+    # Memory checking of the host builds.
+    valgrind
+    # MQTT broker and command-line clients for the end-to-end tests.
+    mosquitto mosquitto-clients
+)
+
+if [[ "$(id -u)" -ne 0 ]]; then
+    echo "error: $0 must run as root (it calls apt-get install)" >&2
+    exit 1
+fi
+
+is_installed() {
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    if ! is_installed "$pkg"; then
+        missing+=("$pkg")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+    exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The single "run every test" command, locally and in CI (.ci/run calls it).
+# Steps, each announced by a "==> step" banner; the first failure stops the run:
+#   format, clippy, all tests in release (including the slow #[ignore]d conformance
+#   runs), doc tests, and the no_std device build with its size report.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# rustup's toolchain first: Debian's /usr/bin/cargo and /usr/bin/rustc (installed for
+# scripts/nostd-build.sh) must not shadow it.
+if [[ -n "${HOME:-}" && -d "$HOME/.cargo/bin" ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+step() {
+    echo
+    echo "==> $*"
+}
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+# The size probe is its own workspace, so `--all` does not reach it.
+rustfmt --edition 2024 --check scripts/nostd-probe/build.rs scripts/nostd-probe/src/main.rs
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+# Ignored tests are the slow CPU conformance runs: they must run in release.
+step "cargo nextest run --workspace --release --run-ignored all"
+cargo nextest run --workspace --release --run-ignored all
+
+step "cargo test --workspace --doc --release"
+cargo test --workspace --doc --release
+
+step "scripts/nostd-build.sh"
+scripts/nostd-build.sh
