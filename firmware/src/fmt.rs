@@ -23,3 +23,16 @@ macro_rules! debug { ($($arg:tt)*) => { log_sink!(debug, $($arg)*) }; }
 macro_rules! info { ($($arg:tt)*) => { log_sink!(info, $($arg)*) }; }
 macro_rules! warn { ($($arg:tt)*) => { log_sink!(warn, $($arg)*) }; }
 macro_rules! error { ($($arg:tt)*) => { log_sink!(error, $($arg)*) }; }
+
+/// Wraps a `Debug` value for the active log sink: defmt needs `Debug2Format` to print a
+/// type that only implements `core::fmt::Debug` (such as a platform's error type).
+#[cfg(feature = "defmt")]
+pub(crate) fn debug<T: core::fmt::Debug>(value: &T) -> defmt::Debug2Format<'_, T> {
+    defmt::Debug2Format(value)
+}
+
+/// Wraps a `Debug` value for the active log sink (identity without defmt).
+#[cfg(not(feature = "defmt"))]
+pub(crate) fn debug<T: core::fmt::Debug>(value: &T) -> &T {
+    value
+}

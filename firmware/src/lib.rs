@@ -3,13 +3,15 @@
 //! The crate is `no_std` without `alloc`: every buffer is a fixed-size array or a
 //! `heapless` collection whose size is a documented constant. It never touches sockets,
 //! files or clocks; each platform hands those in through the small traits in
-//! [`storage`] and the machine's run loop.
+//! [`platform`].
 //!
 //! Layers, from the bottom up:
 //! - [`cpu`]: the Intel 8080, which sees the world only through [`cpu::Bus`].
 //! - [`disasm`]: 8080 mnemonics for the monitor and traces.
 //! - [`machine`]: the Altair 8800 that owns memory and routes ports to devices.
+//! - [`monitor`]: the front-panel monitor (examine, deposit, single step) for a stopped CPU.
 //! - [`cpm_com`]: the CP/M `.COM` harness used by the CPU conformance programs.
+//! - [`pace`]: turning wall time into state budgets for real-speed runs.
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -21,4 +23,6 @@ pub mod cpm_com;
 pub mod cpu;
 pub mod disasm;
 pub mod machine;
-pub mod storage;
+pub mod monitor;
+pub mod pace;
+pub mod platform;

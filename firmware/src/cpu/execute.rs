@@ -1,11 +1,18 @@
 //! The fetch-decode-execute loop: one `match` over the opcode, one arm per instruction.
 //!
-//! Each arm is the instruction's whole effect; states come from [`STATES`] before the
-//! arm runs, so only the taken conditional CALL/RET add to it here. Immediate operands
-//! are fetched through the bus like any other read, so a machine can map ROM anywhere.
+//! Each arm is the instruction's whole effect; states come from [`STATES`] (through the
+//! [`Meter`]) before the arm runs, so only the taken conditional CALL/RET add to it here.
+//! Immediate operands are fetched through the bus like any other read, so a machine can
+//! map ROM anywhere; the one exception is a conditional jump that is not taken, which
+//! skips its address without reading it (memory reads have no side effects).
+//!
+//! What lives where during a batch, chosen by measurement (callgrind on CPUTEST, wall
+//! time on 8080EXM): PC, the meter, A and the flags ([`Alu`]), HL and SP are locals, so
+//! they stay in host registers; B, C, D, E stay in `self` (making them locals too ran
+//! out of host registers and was slower). Everything is written back when the batch ends.
 
-use super::flags::{CY, P, S, Z};
-use super::timing::{BRANCH_TAKEN_EXTRA, STATES};
+use super::flags::{Alu, P, S, Z};
+use super::timing::{BRANCH_TAKEN_EXTRA, Meter, STATES};
 use super::{Bus, Cpu, Exit};
 
 /// Reads the byte at PC and moves PC past it.
@@ -31,54 +38,125 @@ fn write16<B: Bus>(bus: &mut B, addr: u16, v: u16) {
     bus.write(addr.wrapping_add(1), hi);
 }
 
-/// JMP/Jcc: the address is always fetched; 10 states either way.
+/// DAD: returns HL + value and the carry out of bit 15 (the only flag DAD changes).
+#[inline(always)]
+fn dad(hl: u16, value: u16) -> (u16, u8) {
+    let (sum, carry) = hl.overflowing_add(value);
+    (sum, carry as u8)
+}
+
+/// The high byte of a register pair (B, D, H).
+#[inline(always)]
+fn hi(pair: u16) -> u8 {
+    (pair >> 8) as u8
+}
+
+/// The low byte of a register pair (C, E, L).
+#[inline(always)]
+fn lo(pair: u16) -> u8 {
+    pair as u8
+}
+
+/// A register pair with its high byte replaced.
+#[inline(always)]
+fn with_hi(pair: u16, v: u8) -> u16 {
+    (pair & 0x00FF) | (v as u16) << 8
+}
+
+/// A register pair with its low byte replaced.
+#[inline(always)]
+fn with_lo(pair: u16, v: u8) -> u16 {
+    (pair & 0xFF00) | v as u16
+}
+
+/// OUT: hands the byte to the bus; returns whether the bus asks to yield. Out of line
+/// and cold, like [`input`], so the I/O paths take no host registers from the hot arms.
+#[cold]
+#[inline(never)]
+fn output<B: Bus>(bus: &mut B, port: u8, value: u8, cycle: u64) -> bool {
+    bus.output(port, value, cycle);
+    bus.yield_requested()
+}
+
+/// IN: the byte from the bus, and whether the bus asks to yield.
+#[cold]
+#[inline(never)]
+fn input<B: Bus>(bus: &mut B, port: u8, cycle: u64) -> (u8, bool) {
+    let v = bus.input(port, cycle);
+    (v, bus.yield_requested())
+}
+
+/// JMP/Jcc: 10 states either way. The address is read only when the jump is taken
+/// (skipping it otherwise saved host instructions on the taken path, see the module docs).
 #[inline(always)]
 fn jump_if<B: Bus>(bus: &mut B, pc: &mut u16, taken: bool) {
+    if taken {
+        *pc = bus.read_word(*pc);
+    } else {
+        *pc = pc.wrapping_add(2);
+    }
+}
+
+/// Pushes `v` (high byte first, at SP - 1).
+#[inline(always)]
+fn push<B: Bus>(bus: &mut B, sp: &mut u16, v: u16) {
+    let [hi, lo] = v.to_be_bytes();
+    *sp = sp.wrapping_sub(1);
+    bus.write(*sp, hi);
+    *sp = sp.wrapping_sub(1);
+    bus.write(*sp, lo);
+}
+
+/// Pops a word.
+#[inline(always)]
+fn pop<B: Bus>(bus: &mut B, sp: &mut u16) -> u16 {
+    let v = bus.read_word(*sp);
+    *sp = sp.wrapping_add(2);
+    v
+}
+
+/// CALL/Ccc: 11 states not taken, 17 taken.
+#[inline(always)]
+fn call_if<B: Bus>(bus: &mut B, pc: &mut u16, sp: &mut u16, meter: &mut Meter, taken: bool) {
     let target = imm16(bus, pc);
     if taken {
+        meter.charge_extra(BRANCH_TAKEN_EXTRA);
+        push(bus, sp, *pc);
         *pc = target;
     }
 }
 
+/// Rcc: 5 states not taken, 11 taken.
+#[inline(always)]
+fn ret_if<B: Bus>(bus: &mut B, pc: &mut u16, sp: &mut u16, meter: &mut Meter, taken: bool) {
+    if taken {
+        meter.charge_extra(BRANCH_TAKEN_EXTRA);
+        *pc = pop(bus, sp);
+    }
+}
+
 impl Cpu {
-    /// CALL/Ccc: 11 states not taken, 17 taken.
-    #[inline(always)]
-    fn call_if<B: Bus>(&mut self, bus: &mut B, pc: &mut u16, left: &mut i64, taken: bool) {
-        let target = imm16(bus, pc);
-        if taken {
-            *left -= BRANCH_TAKEN_EXTRA;
-            self.push(bus, *pc);
-            *pc = target;
-        }
-    }
-
-    /// Rcc: 5 states not taken, 11 taken.
-    #[inline(always)]
-    fn ret_if<B: Bus>(&mut self, bus: &mut B, pc: &mut u16, left: &mut i64, taken: bool) {
-        if taken {
-            *left -= BRANCH_TAKEN_EXTRA;
-            *pc = self.pop(bus);
-        }
-    }
-
-    /// Runs instructions until `cycles` reaches `end`, a HLT, or a bus yield.
+    /// Runs instructions until `budget` states (at most [`MAX_BATCH`]) have been used, a
+    /// HLT, or a bus yield.
     ///
-    /// PC, the states left in the batch and the instruction count live in locals: they
-    /// change every instruction, and keeping them out of `self` keeps them in host
-    /// registers (measured with callgrind on CPUTEST; figures in the README).
+    /// The hot state lives in locals for the batch (see the module docs) and goes back
+    /// into `self` at the end, with the states and instructions the [`Meter`] counted.
+    ///
+    /// [`MAX_BATCH`]: super::timing::MAX_BATCH
     #[inline(always)]
-    pub(super) fn execute<B: Bus>(&mut self, bus: &mut B, end: u64) -> Exit {
-        let mut end = end;
-        let mut left = end.saturating_sub(self.cycles).min(i64::MAX as u64) as i64;
+    pub(super) fn execute<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
+        let mut budget = budget;
+        let mut meter = Meter::new(budget);
         let mut pc = self.pc;
-        let mut count = 0u64;
+        let mut hl = self.hl();
+        let mut sp = self.sp;
+        let mut alu = Alu::new(self.a, self.f);
         let exit = loop {
-            if left <= 0 {
+            if meter.spent() {
                 break Exit::Budget;
             }
             let op = imm8(bus, &mut pc);
-            left -= STATES[op as usize] as i64;
-            count += 1;
+            meter.charge(op);
             match op {
                 // --- 0x00-0x3F: loads, increments, rotates, 16-bit arithmetic ---
                 0x00 => {}                                           // NOP
@@ -93,101 +171,97 @@ impl Cpu {
                 } // LXI D
                 0x21 => {
                     let v = imm16(bus, &mut pc);
-                    self.set_hl(v)
+                    hl = v
                 } // LXI H
-                0x31 => self.sp = imm16(bus, &mut pc),               // LXI SP
-                0x02 => bus.write(self.bc(), self.a),                // STAX B
-                0x12 => bus.write(self.de(), self.a),                // STAX D
-                0x0A => self.a = bus.read(self.bc()),                // LDAX B
-                0x1A => self.a = bus.read(self.de()),                // LDAX D
+                0x31 => sp = imm16(bus, &mut pc),                    // LXI SP
+                0x02 => bus.write(self.bc(), alu.a),                 // STAX B
+                0x12 => bus.write(self.de(), alu.a),                 // STAX D
+                0x0A => alu.a = bus.read(self.bc()),                 // LDAX B
+                0x1A => alu.a = bus.read(self.de()),                 // LDAX D
                 0x22 => {
                     let addr = imm16(bus, &mut pc);
-                    write16(bus, addr, self.hl())
+                    write16(bus, addr, hl)
                 } // SHLD
                 0x2A => {
                     let addr = imm16(bus, &mut pc);
                     let v = bus.read_word(addr);
-                    self.set_hl(v)
+                    hl = v
                 } // LHLD
                 0x32 => {
                     let addr = imm16(bus, &mut pc);
-                    bus.write(addr, self.a)
+                    bus.write(addr, alu.a)
                 } // STA
                 0x3A => {
                     let addr = imm16(bus, &mut pc);
-                    self.a = bus.read(addr)
+                    alu.a = bus.read(addr)
                 } // LDA
                 0x03 => self.set_bc(self.bc().wrapping_add(1)),      // INX B
                 0x13 => self.set_de(self.de().wrapping_add(1)),      // INX D
-                0x23 => self.set_hl(self.hl().wrapping_add(1)),      // INX H
-                0x33 => self.sp = self.sp.wrapping_add(1),           // INX SP
+                0x23 => hl = hl.wrapping_add(1),                     // INX H
+                0x33 => sp = sp.wrapping_add(1),                     // INX SP
                 0x0B => self.set_bc(self.bc().wrapping_sub(1)),      // DCX B
                 0x1B => self.set_de(self.de().wrapping_sub(1)),      // DCX D
-                0x2B => self.set_hl(self.hl().wrapping_sub(1)),      // DCX H
-                0x3B => self.sp = self.sp.wrapping_sub(1),           // DCX SP
-                0x09 => self.dad(self.bc()),                         // DAD B
-                0x19 => self.dad(self.de()),                         // DAD D
-                0x29 => self.dad(self.hl()),                         // DAD H
-                0x39 => self.dad(self.sp),                           // DAD SP
-                0x04 => self.b = self.inr(self.b),                   // INR B
-                0x0C => self.c = self.inr(self.c),                   // INR C
-                0x14 => self.d = self.inr(self.d),                   // INR D
-                0x1C => self.e = self.inr(self.e),                   // INR E
-                0x24 => self.h = self.inr(self.h),                   // INR H
-                0x2C => self.l = self.inr(self.l),                   // INR L
+                0x2B => hl = hl.wrapping_sub(1),                     // DCX H
+                0x3B => sp = sp.wrapping_sub(1),                     // DCX SP
+                0x09 => (hl, alu.cy) = dad(hl, self.bc()),           // DAD B
+                0x19 => (hl, alu.cy) = dad(hl, self.de()),           // DAD D
+                0x29 => (hl, alu.cy) = dad(hl, hl),                  // DAD H
+                0x39 => (hl, alu.cy) = dad(hl, sp),                  // DAD SP
+                0x04 => self.b = alu.inr(self.b),                    // INR B
+                0x0C => self.c = alu.inr(self.c),                    // INR C
+                0x14 => self.d = alu.inr(self.d),                    // INR D
+                0x1C => self.e = alu.inr(self.e),                    // INR E
+                0x24 => hl = with_hi(hl, alu.inr(hi(hl))),           // INR H
+                0x2C => hl = with_lo(hl, alu.inr(lo(hl))),           // INR L
                 0x34 => {
-                    let hl = self.hl();
-                    let v = self.inr(bus.read(hl));
+                    let v = alu.inr(bus.read(hl));
                     bus.write(hl, v)
                 } // INR M
-                0x3C => self.a = self.inr(self.a),                   // INR A
-                0x05 => self.b = self.dcr(self.b),                   // DCR B
-                0x0D => self.c = self.dcr(self.c),                   // DCR C
-                0x15 => self.d = self.dcr(self.d),                   // DCR D
-                0x1D => self.e = self.dcr(self.e),                   // DCR E
-                0x25 => self.h = self.dcr(self.h),                   // DCR H
-                0x2D => self.l = self.dcr(self.l),                   // DCR L
+                0x3C => alu.a = alu.inr(alu.a),                      // INR A
+                0x05 => self.b = alu.dcr(self.b),                    // DCR B
+                0x0D => self.c = alu.dcr(self.c),                    // DCR C
+                0x15 => self.d = alu.dcr(self.d),                    // DCR D
+                0x1D => self.e = alu.dcr(self.e),                    // DCR E
+                0x25 => hl = with_hi(hl, alu.dcr(hi(hl))),           // DCR H
+                0x2D => hl = with_lo(hl, alu.dcr(lo(hl))),           // DCR L
                 0x35 => {
-                    let hl = self.hl();
-                    let v = self.dcr(bus.read(hl));
+                    let v = alu.dcr(bus.read(hl));
                     bus.write(hl, v)
                 } // DCR M
-                0x3D => self.a = self.dcr(self.a),                   // DCR A
+                0x3D => alu.a = alu.dcr(alu.a),                      // DCR A
                 0x06 => self.b = imm8(bus, &mut pc),                 // MVI B
                 0x0E => self.c = imm8(bus, &mut pc),                 // MVI C
                 0x16 => self.d = imm8(bus, &mut pc),                 // MVI D
                 0x1E => self.e = imm8(bus, &mut pc),                 // MVI E
-                0x26 => self.h = imm8(bus, &mut pc),                 // MVI H
-                0x2E => self.l = imm8(bus, &mut pc),                 // MVI L
+                0x26 => hl = with_hi(hl, imm8(bus, &mut pc)),        // MVI H
+                0x2E => hl = with_lo(hl, imm8(bus, &mut pc)),        // MVI L
                 0x36 => {
                     let v = imm8(bus, &mut pc);
-                    bus.write(self.hl(), v)
+                    bus.write(hl, v)
                 } // MVI M
-                0x3E => self.a = imm8(bus, &mut pc),                 // MVI A
+                0x3E => alu.a = imm8(bus, &mut pc),                  // MVI A
                 0x07 => {
-                    let cy = self.a >> 7;
-                    self.a = self.a.rotate_left(1);
-                    self.f = (self.f & !CY) | cy
+                    alu.cy = alu.a >> 7;
+                    alu.a = alu.a.rotate_left(1)
                 } // RLC
                 0x0F => {
-                    let cy = self.a & 1;
-                    self.a = self.a.rotate_right(1);
-                    self.f = (self.f & !CY) | cy
+                    alu.cy = alu.a & 1;
+                    alu.a = alu.a.rotate_right(1)
                 } // RRC
                 0x17 => {
-                    let cy = self.a >> 7;
-                    self.a = (self.a << 1) | (self.f & CY);
-                    self.f = (self.f & !CY) | cy
+                    let cy = alu.a >> 7;
+                    alu.a = (alu.a << 1) | alu.cy;
+                    alu.cy = cy
                 } // RAL
                 0x1F => {
-                    let cy = self.a & 1;
-                    self.a = (self.a >> 1) | ((self.f & CY) << 7);
-                    self.f = (self.f & !CY) | cy
+                    let cy = alu.a & 1;
+                    alu.a = (alu.a >> 1) | (alu.cy << 7);
+                    alu.cy = cy
                 } // RAR
-                0x27 => self.daa(),                                  // DAA
-                0x2F => self.a = !self.a,                            // CMA
-                0x37 => self.f |= CY,                                // STC
-                0x3F => self.f ^= CY,                                // CMC
+                0x27 => alu.daa(),                                   // DAA
+                0x2F => alu.a = !alu.a,                              // CMA
+                0x37 => alu.cy = 1,                                  // STC
+                0x3F => alu.cy ^= 1,                                 // CMC
 
                 // --- 0x40-0x7F: MOV dst,src and HLT ---
                 0x76 => {
@@ -195,294 +269,297 @@ impl Cpu {
                     self.halted = true;
                     break Exit::Halt;
                 }
-                0x40 => {}                                               // MOV B,B
-                0x41 => self.b = self.c,                                 // MOV B,C
-                0x42 => self.b = self.d,                                 // MOV B,D
-                0x43 => self.b = self.e,                                 // MOV B,E
-                0x44 => self.b = self.h,                                 // MOV B,H
-                0x45 => self.b = self.l,                                 // MOV B,L
-                0x46 => self.b = bus.read(self.hl()),                    // MOV B,M
-                0x47 => self.b = self.a,                                 // MOV B,A
-                0x48 => self.c = self.b,                                 // MOV C,B
-                0x49 => {}                                               // MOV C,C
-                0x4A => self.c = self.d,                                 // MOV C,D
-                0x4B => self.c = self.e,                                 // MOV C,E
-                0x4C => self.c = self.h,                                 // MOV C,H
-                0x4D => self.c = self.l,                                 // MOV C,L
-                0x4E => self.c = bus.read(self.hl()),                    // MOV C,M
-                0x4F => self.c = self.a,                                 // MOV C,A
-                0x50 => self.d = self.b,                                 // MOV D,B
-                0x51 => self.d = self.c,                                 // MOV D,C
-                0x52 => {}                                               // MOV D,D
-                0x53 => self.d = self.e,                                 // MOV D,E
-                0x54 => self.d = self.h,                                 // MOV D,H
-                0x55 => self.d = self.l,                                 // MOV D,L
-                0x56 => self.d = bus.read(self.hl()),                    // MOV D,M
-                0x57 => self.d = self.a,                                 // MOV D,A
-                0x58 => self.e = self.b,                                 // MOV E,B
-                0x59 => self.e = self.c,                                 // MOV E,C
-                0x5A => self.e = self.d,                                 // MOV E,D
-                0x5B => {}                                               // MOV E,E
-                0x5C => self.e = self.h,                                 // MOV E,H
-                0x5D => self.e = self.l,                                 // MOV E,L
-                0x5E => self.e = bus.read(self.hl()),                    // MOV E,M
-                0x5F => self.e = self.a,                                 // MOV E,A
-                0x60 => self.h = self.b,                                 // MOV H,B
-                0x61 => self.h = self.c,                                 // MOV H,C
-                0x62 => self.h = self.d,                                 // MOV H,D
-                0x63 => self.h = self.e,                                 // MOV H,E
-                0x64 => {}                                               // MOV H,H
-                0x65 => self.h = self.l,                                 // MOV H,L
-                0x66 => self.h = bus.read(self.hl()),                    // MOV H,M
-                0x67 => self.h = self.a,                                 // MOV H,A
-                0x68 => self.l = self.b,                                 // MOV L,B
-                0x69 => self.l = self.c,                                 // MOV L,C
-                0x6A => self.l = self.d,                                 // MOV L,D
-                0x6B => self.l = self.e,                                 // MOV L,E
-                0x6C => self.l = self.h,                                 // MOV L,H
-                0x6D => {}                                               // MOV L,L
-                0x6E => self.l = bus.read(self.hl()),                    // MOV L,M
-                0x6F => self.l = self.a,                                 // MOV L,A
-                0x70 => bus.write(self.hl(), self.b),                    // MOV M,B
-                0x71 => bus.write(self.hl(), self.c),                    // MOV M,C
-                0x72 => bus.write(self.hl(), self.d),                    // MOV M,D
-                0x73 => bus.write(self.hl(), self.e),                    // MOV M,E
-                0x74 => bus.write(self.hl(), self.h),                    // MOV M,H
-                0x75 => bus.write(self.hl(), self.l),                    // MOV M,L
-                0x77 => bus.write(self.hl(), self.a),                    // MOV M,A
-                0x78 => self.a = self.b,                                 // MOV A,B
-                0x79 => self.a = self.c,                                 // MOV A,C
-                0x7A => self.a = self.d,                                 // MOV A,D
-                0x7B => self.a = self.e,                                 // MOV A,E
-                0x7C => self.a = self.h,                                 // MOV A,H
-                0x7D => self.a = self.l,                                 // MOV A,L
-                0x7E => self.a = bus.read(self.hl()),                    // MOV A,M
-                0x7F => {}                                               // MOV A,A
-                0x80 => self.add_with(self.b, 0),                        // ADD B
-                0x81 => self.add_with(self.c, 0),                        // ADD C
-                0x82 => self.add_with(self.d, 0),                        // ADD D
-                0x83 => self.add_with(self.e, 0),                        // ADD E
-                0x84 => self.add_with(self.h, 0),                        // ADD H
-                0x85 => self.add_with(self.l, 0),                        // ADD L
-                0x86 => self.add_with(bus.read(self.hl()), 0),           // ADD M
-                0x87 => self.add_with(self.a, 0),                        // ADD A
-                0x88 => self.add_with(self.b, self.f & CY),              // ADC B
-                0x89 => self.add_with(self.c, self.f & CY),              // ADC C
-                0x8A => self.add_with(self.d, self.f & CY),              // ADC D
-                0x8B => self.add_with(self.e, self.f & CY),              // ADC E
-                0x8C => self.add_with(self.h, self.f & CY),              // ADC H
-                0x8D => self.add_with(self.l, self.f & CY),              // ADC L
-                0x8E => self.add_with(bus.read(self.hl()), self.f & CY), // ADC M
-                0x8F => self.add_with(self.a, self.f & CY),              // ADC A
-                0x90 => self.a = self.sub_with(self.b, 0),               // SUB B
-                0x91 => self.a = self.sub_with(self.c, 0),               // SUB C
-                0x92 => self.a = self.sub_with(self.d, 0),               // SUB D
-                0x93 => self.a = self.sub_with(self.e, 0),               // SUB E
-                0x94 => self.a = self.sub_with(self.h, 0),               // SUB H
-                0x95 => self.a = self.sub_with(self.l, 0),               // SUB L
-                0x96 => self.a = self.sub_with(bus.read(self.hl()), 0),  // SUB M
-                0x97 => self.a = self.sub_with(self.a, 0),               // SUB A
-                0x98 => self.a = self.sub_with(self.b, self.f & CY),     // SBB B
-                0x99 => self.a = self.sub_with(self.c, self.f & CY),     // SBB C
-                0x9A => self.a = self.sub_with(self.d, self.f & CY),     // SBB D
-                0x9B => self.a = self.sub_with(self.e, self.f & CY),     // SBB E
-                0x9C => self.a = self.sub_with(self.h, self.f & CY),     // SBB H
-                0x9D => self.a = self.sub_with(self.l, self.f & CY),     // SBB L
-                0x9E => self.a = self.sub_with(bus.read(self.hl()), self.f & CY), // SBB M
-                0x9F => self.a = self.sub_with(self.a, self.f & CY),     // SBB A
-                0xA0 => self.and(self.b),                                // ANA B
-                0xA1 => self.and(self.c),                                // ANA C
-                0xA2 => self.and(self.d),                                // ANA D
-                0xA3 => self.and(self.e),                                // ANA E
-                0xA4 => self.and(self.h),                                // ANA H
-                0xA5 => self.and(self.l),                                // ANA L
-                0xA6 => self.and(bus.read(self.hl())),                   // ANA M
-                0xA7 => self.and(self.a),                                // ANA A
-                0xA8 => self.xor(self.b),                                // XRA B
-                0xA9 => self.xor(self.c),                                // XRA C
-                0xAA => self.xor(self.d),                                // XRA D
-                0xAB => self.xor(self.e),                                // XRA E
-                0xAC => self.xor(self.h),                                // XRA H
-                0xAD => self.xor(self.l),                                // XRA L
-                0xAE => self.xor(bus.read(self.hl())),                   // XRA M
-                0xAF => self.xor(self.a),                                // XRA A
-                0xB0 => self.or(self.b),                                 // ORA B
-                0xB1 => self.or(self.c),                                 // ORA C
-                0xB2 => self.or(self.d),                                 // ORA D
-                0xB3 => self.or(self.e),                                 // ORA E
-                0xB4 => self.or(self.h),                                 // ORA H
-                0xB5 => self.or(self.l),                                 // ORA L
-                0xB6 => self.or(bus.read(self.hl())),                    // ORA M
-                0xB7 => self.or(self.a),                                 // ORA A
+                0x40 => {}                                     // MOV B,B
+                0x41 => self.b = self.c,                       // MOV B,C
+                0x42 => self.b = self.d,                       // MOV B,D
+                0x43 => self.b = self.e,                       // MOV B,E
+                0x44 => self.b = hi(hl),                       // MOV B,H
+                0x45 => self.b = lo(hl),                       // MOV B,L
+                0x46 => self.b = bus.read(hl),                 // MOV B,M
+                0x47 => self.b = alu.a,                        // MOV B,A
+                0x48 => self.c = self.b,                       // MOV C,B
+                0x49 => {}                                     // MOV C,C
+                0x4A => self.c = self.d,                       // MOV C,D
+                0x4B => self.c = self.e,                       // MOV C,E
+                0x4C => self.c = hi(hl),                       // MOV C,H
+                0x4D => self.c = lo(hl),                       // MOV C,L
+                0x4E => self.c = bus.read(hl),                 // MOV C,M
+                0x4F => self.c = alu.a,                        // MOV C,A
+                0x50 => self.d = self.b,                       // MOV D,B
+                0x51 => self.d = self.c,                       // MOV D,C
+                0x52 => {}                                     // MOV D,D
+                0x53 => self.d = self.e,                       // MOV D,E
+                0x54 => self.d = hi(hl),                       // MOV D,H
+                0x55 => self.d = lo(hl),                       // MOV D,L
+                0x56 => self.d = bus.read(hl),                 // MOV D,M
+                0x57 => self.d = alu.a,                        // MOV D,A
+                0x58 => self.e = self.b,                       // MOV E,B
+                0x59 => self.e = self.c,                       // MOV E,C
+                0x5A => self.e = self.d,                       // MOV E,D
+                0x5B => {}                                     // MOV E,E
+                0x5C => self.e = hi(hl),                       // MOV E,H
+                0x5D => self.e = lo(hl),                       // MOV E,L
+                0x5E => self.e = bus.read(hl),                 // MOV E,M
+                0x5F => self.e = alu.a,                        // MOV E,A
+                0x60 => hl = with_hi(hl, self.b),              // MOV H,B
+                0x61 => hl = with_hi(hl, self.c),              // MOV H,C
+                0x62 => hl = with_hi(hl, self.d),              // MOV H,D
+                0x63 => hl = with_hi(hl, self.e),              // MOV H,E
+                0x64 => {}                                     // MOV H,H
+                0x65 => hl = with_hi(hl, lo(hl)),              // MOV H,L
+                0x66 => hl = with_hi(hl, bus.read(hl)),        // MOV H,M
+                0x67 => hl = with_hi(hl, alu.a),               // MOV H,A
+                0x68 => hl = with_lo(hl, self.b),              // MOV L,B
+                0x69 => hl = with_lo(hl, self.c),              // MOV L,C
+                0x6A => hl = with_lo(hl, self.d),              // MOV L,D
+                0x6B => hl = with_lo(hl, self.e),              // MOV L,E
+                0x6C => hl = with_lo(hl, hi(hl)),              // MOV L,H
+                0x6D => {}                                     // MOV L,L
+                0x6E => hl = with_lo(hl, bus.read(hl)),        // MOV L,M
+                0x6F => hl = with_lo(hl, alu.a),               // MOV L,A
+                0x70 => bus.write(hl, self.b),                 // MOV M,B
+                0x71 => bus.write(hl, self.c),                 // MOV M,C
+                0x72 => bus.write(hl, self.d),                 // MOV M,D
+                0x73 => bus.write(hl, self.e),                 // MOV M,E
+                0x74 => bus.write(hl, hi(hl)),                 // MOV M,H
+                0x75 => bus.write(hl, lo(hl)),                 // MOV M,L
+                0x77 => bus.write(hl, alu.a),                  // MOV M,A
+                0x78 => alu.a = self.b,                        // MOV A,B
+                0x79 => alu.a = self.c,                        // MOV A,C
+                0x7A => alu.a = self.d,                        // MOV A,D
+                0x7B => alu.a = self.e,                        // MOV A,E
+                0x7C => alu.a = hi(hl),                        // MOV A,H
+                0x7D => alu.a = lo(hl),                        // MOV A,L
+                0x7E => alu.a = bus.read(hl),                  // MOV A,M
+                0x7F => {}                                     // MOV A,A
+                0x80 => alu.add(self.b, 0),                    // ADD B
+                0x81 => alu.add(self.c, 0),                    // ADD C
+                0x82 => alu.add(self.d, 0),                    // ADD D
+                0x83 => alu.add(self.e, 0),                    // ADD E
+                0x84 => alu.add(hi(hl), 0),                    // ADD H
+                0x85 => alu.add(lo(hl), 0),                    // ADD L
+                0x86 => alu.add(bus.read(hl), 0),              // ADD M
+                0x87 => alu.add(alu.a, 0),                     // ADD A
+                0x88 => alu.add(self.b, alu.cy),               // ADC B
+                0x89 => alu.add(self.c, alu.cy),               // ADC C
+                0x8A => alu.add(self.d, alu.cy),               // ADC D
+                0x8B => alu.add(self.e, alu.cy),               // ADC E
+                0x8C => alu.add(hi(hl), alu.cy),               // ADC H
+                0x8D => alu.add(lo(hl), alu.cy),               // ADC L
+                0x8E => alu.add(bus.read(hl), alu.cy),         // ADC M
+                0x8F => alu.add(alu.a, alu.cy),                // ADC A
+                0x90 => alu.a = alu.sub(self.b, 0),            // SUB B
+                0x91 => alu.a = alu.sub(self.c, 0),            // SUB C
+                0x92 => alu.a = alu.sub(self.d, 0),            // SUB D
+                0x93 => alu.a = alu.sub(self.e, 0),            // SUB E
+                0x94 => alu.a = alu.sub(hi(hl), 0),            // SUB H
+                0x95 => alu.a = alu.sub(lo(hl), 0),            // SUB L
+                0x96 => alu.a = alu.sub(bus.read(hl), 0),      // SUB M
+                0x97 => alu.a = alu.sub(alu.a, 0),             // SUB A
+                0x98 => alu.a = alu.sub(self.b, alu.cy),       // SBB B
+                0x99 => alu.a = alu.sub(self.c, alu.cy),       // SBB C
+                0x9A => alu.a = alu.sub(self.d, alu.cy),       // SBB D
+                0x9B => alu.a = alu.sub(self.e, alu.cy),       // SBB E
+                0x9C => alu.a = alu.sub(hi(hl), alu.cy),       // SBB H
+                0x9D => alu.a = alu.sub(lo(hl), alu.cy),       // SBB L
+                0x9E => alu.a = alu.sub(bus.read(hl), alu.cy), // SBB M
+                0x9F => alu.a = alu.sub(alu.a, alu.cy),        // SBB A
+                0xA0 => alu.and(self.b),                       // ANA B
+                0xA1 => alu.and(self.c),                       // ANA C
+                0xA2 => alu.and(self.d),                       // ANA D
+                0xA3 => alu.and(self.e),                       // ANA E
+                0xA4 => alu.and(hi(hl)),                       // ANA H
+                0xA5 => alu.and(lo(hl)),                       // ANA L
+                0xA6 => alu.and(bus.read(hl)),                 // ANA M
+                0xA7 => alu.and(alu.a),                        // ANA A
+                0xA8 => alu.xor(self.b),                       // XRA B
+                0xA9 => alu.xor(self.c),                       // XRA C
+                0xAA => alu.xor(self.d),                       // XRA D
+                0xAB => alu.xor(self.e),                       // XRA E
+                0xAC => alu.xor(hi(hl)),                       // XRA H
+                0xAD => alu.xor(lo(hl)),                       // XRA L
+                0xAE => alu.xor(bus.read(hl)),                 // XRA M
+                0xAF => alu.xor(alu.a),                        // XRA A
+                0xB0 => alu.or(self.b),                        // ORA B
+                0xB1 => alu.or(self.c),                        // ORA C
+                0xB2 => alu.or(self.d),                        // ORA D
+                0xB3 => alu.or(self.e),                        // ORA E
+                0xB4 => alu.or(hi(hl)),                        // ORA H
+                0xB5 => alu.or(lo(hl)),                        // ORA L
+                0xB6 => alu.or(bus.read(hl)),                  // ORA M
+                0xB7 => alu.or(alu.a),                         // ORA A
                 0xB8 => {
-                    self.sub_with(self.b, 0);
+                    alu.sub(self.b, 0);
                 } // CMP B
                 0xB9 => {
-                    self.sub_with(self.c, 0);
+                    alu.sub(self.c, 0);
                 } // CMP C
                 0xBA => {
-                    self.sub_with(self.d, 0);
+                    alu.sub(self.d, 0);
                 } // CMP D
                 0xBB => {
-                    self.sub_with(self.e, 0);
+                    alu.sub(self.e, 0);
                 } // CMP E
                 0xBC => {
-                    self.sub_with(self.h, 0);
+                    alu.sub(hi(hl), 0);
                 } // CMP H
                 0xBD => {
-                    self.sub_with(self.l, 0);
+                    alu.sub(lo(hl), 0);
                 } // CMP L
                 0xBE => {
-                    self.sub_with(bus.read(self.hl()), 0);
+                    alu.sub(bus.read(hl), 0);
                 } // CMP M
                 0xBF => {
-                    self.sub_with(self.a, 0);
+                    alu.sub(alu.a, 0);
                 } // CMP A
 
                 // --- 0xC0-0xFF: branches, stack, immediates, I/O, interrupts ---
                 0xC3 | 0xCB => jump_if(bus, &mut pc, true), // JMP, *JMP (0xCB)
-                0xC2 => jump_if(bus, &mut pc, self.f & Z == 0), // JNZ
-                0xCA => jump_if(bus, &mut pc, self.f & Z != 0), // JZ
-                0xD2 => jump_if(bus, &mut pc, self.f & CY == 0), // JNC
-                0xDA => jump_if(bus, &mut pc, self.f & CY != 0), // JC
-                0xE2 => jump_if(bus, &mut pc, self.f & P == 0), // JPO
-                0xEA => jump_if(bus, &mut pc, self.f & P != 0), // JPE
-                0xF2 => jump_if(bus, &mut pc, self.f & S == 0), // JP
-                0xFA => jump_if(bus, &mut pc, self.f & S != 0), // JM
+                0xC2 => jump_if(bus, &mut pc, alu.f & Z == 0), // JNZ
+                0xCA => jump_if(bus, &mut pc, alu.f & Z != 0), // JZ
+                0xD2 => jump_if(bus, &mut pc, alu.cy == 0), // JNC
+                0xDA => jump_if(bus, &mut pc, alu.cy != 0), // JC
+                0xE2 => jump_if(bus, &mut pc, alu.f & P == 0), // JPO
+                0xEA => jump_if(bus, &mut pc, alu.f & P != 0), // JPE
+                0xF2 => jump_if(bus, &mut pc, alu.f & S == 0), // JP
+                0xFA => jump_if(bus, &mut pc, alu.f & S != 0), // JM
                 // CALL is 17 states in the table, so call_if's taken path must not add again.
                 0xCD | 0xDD | 0xED | 0xFD => {
                     let target = imm16(bus, &mut pc);
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = target
                 } // CALL, *CALL
-                0xC4 => self.call_if(bus, &mut pc, &mut left, self.f & Z == 0), // CNZ
-                0xCC => self.call_if(bus, &mut pc, &mut left, self.f & Z != 0), // CZ
-                0xD4 => self.call_if(bus, &mut pc, &mut left, self.f & CY == 0), // CNC
-                0xDC => self.call_if(bus, &mut pc, &mut left, self.f & CY != 0), // CC
-                0xE4 => self.call_if(bus, &mut pc, &mut left, self.f & P == 0), // CPO
-                0xEC => self.call_if(bus, &mut pc, &mut left, self.f & P != 0), // CPE
-                0xF4 => self.call_if(bus, &mut pc, &mut left, self.f & S == 0), // CP
-                0xFC => self.call_if(bus, &mut pc, &mut left, self.f & S != 0), // CM
-                0xC9 | 0xD9 => pc = self.pop(bus),                              // RET, *RET (0xD9)
-                0xC0 => self.ret_if(bus, &mut pc, &mut left, self.f & Z == 0),  // RNZ
-                0xC8 => self.ret_if(bus, &mut pc, &mut left, self.f & Z != 0),  // RZ
-                0xD0 => self.ret_if(bus, &mut pc, &mut left, self.f & CY == 0), // RNC
-                0xD8 => self.ret_if(bus, &mut pc, &mut left, self.f & CY != 0), // RC
-                0xE0 => self.ret_if(bus, &mut pc, &mut left, self.f & P == 0),  // RPO
-                0xE8 => self.ret_if(bus, &mut pc, &mut left, self.f & P != 0),  // RPE
-                0xF0 => self.ret_if(bus, &mut pc, &mut left, self.f & S == 0),  // RP
-                0xF8 => self.ret_if(bus, &mut pc, &mut left, self.f & S != 0),  // RM
+                0xC4 => call_if(bus, &mut pc, &mut sp, &mut meter, alu.f & Z == 0), // CNZ
+                0xCC => call_if(bus, &mut pc, &mut sp, &mut meter, alu.f & Z != 0), // CZ
+                0xD4 => call_if(bus, &mut pc, &mut sp, &mut meter, alu.cy == 0),    // CNC
+                0xDC => call_if(bus, &mut pc, &mut sp, &mut meter, alu.cy != 0),    // CC
+                0xE4 => call_if(bus, &mut pc, &mut sp, &mut meter, alu.f & P == 0), // CPO
+                0xEC => call_if(bus, &mut pc, &mut sp, &mut meter, alu.f & P != 0), // CPE
+                0xF4 => call_if(bus, &mut pc, &mut sp, &mut meter, alu.f & S == 0), // CP
+                0xFC => call_if(bus, &mut pc, &mut sp, &mut meter, alu.f & S != 0), // CM
+                0xC9 | 0xD9 => pc = pop(bus, &mut sp), // RET, *RET (0xD9)
+                0xC0 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.f & Z == 0), // RNZ
+                0xC8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.f & Z != 0), // RZ
+                0xD0 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy == 0), // RNC
+                0xD8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy != 0), // RC
+                0xE0 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.f & P == 0), // RPO
+                0xE8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.f & P != 0), // RPE
+                0xF0 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.f & S == 0), // RP
+                0xF8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.f & S != 0), // RM
                 0xC7 => {
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = 0x00
                 } // RST 0
                 0xCF => {
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = 0x08
                 } // RST 1
                 0xD7 => {
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = 0x10
                 } // RST 2
                 0xDF => {
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = 0x18
                 } // RST 3
                 0xE7 => {
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = 0x20
                 } // RST 4
                 0xEF => {
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = 0x28
                 } // RST 5
                 0xF7 => {
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = 0x30
                 } // RST 6
                 0xFF => {
-                    self.push(bus, pc);
+                    push(bus, &mut sp, pc);
                     pc = 0x38
                 } // RST 7
                 0xC1 => {
-                    let v = self.pop(bus);
+                    let v = pop(bus, &mut sp);
                     self.set_bc(v)
                 } // POP B
                 0xD1 => {
-                    let v = self.pop(bus);
+                    let v = pop(bus, &mut sp);
                     self.set_de(v)
                 } // POP D
                 0xE1 => {
-                    let v = self.pop(bus);
-                    self.set_hl(v)
+                    let v = pop(bus, &mut sp);
+                    hl = v
                 } // POP H
                 0xF1 => {
-                    let v = self.pop(bus);
-                    self.set_psw(v)
+                    let v = pop(bus, &mut sp);
+                    alu.set_psw(v)
                 } // POP PSW
-                0xC5 => self.push(bus, self.bc()),                              // PUSH B
-                0xD5 => self.push(bus, self.de()),                              // PUSH D
-                0xE5 => self.push(bus, self.hl()),                              // PUSH H
-                0xF5 => self.push(bus, self.psw()),                             // PUSH PSW
+                0xC5 => push(bus, &mut sp, self.bc()), // PUSH B
+                0xD5 => push(bus, &mut sp, self.de()), // PUSH D
+                0xE5 => push(bus, &mut sp, hl),        // PUSH H
+                0xF5 => push(bus, &mut sp, alu.psw()), // PUSH PSW
                 0xE3 => {
                     // XTHL
-                    let top = bus.read_word(self.sp);
-                    write16(bus, self.sp, self.hl());
-                    self.set_hl(top);
+                    let top = bus.read_word(sp);
+                    write16(bus, sp, hl);
+                    hl = top;
                 }
-                0xE9 => pc = self.hl(),      // PCHL
-                0xF9 => self.sp = self.hl(), // SPHL
+                0xE9 => pc = hl, // PCHL
+                0xF9 => sp = hl, // SPHL
                 0xEB => {
-                    core::mem::swap(&mut self.d, &mut self.h);
-                    core::mem::swap(&mut self.e, &mut self.l)
+                    let de = self.de();
+                    self.set_de(hl);
+                    hl = de
                 } // XCHG
                 0xC6 => {
                     let v = imm8(bus, &mut pc);
-                    self.add_with(v, 0)
+                    alu.add(v, 0)
                 } // ADI
                 0xCE => {
                     let v = imm8(bus, &mut pc);
-                    self.add_with(v, self.f & CY)
+                    alu.add(v, alu.cy)
                 } // ACI
                 0xD6 => {
                     let v = imm8(bus, &mut pc);
-                    self.a = self.sub_with(v, 0)
+                    alu.a = alu.sub(v, 0)
                 } // SUI
                 0xDE => {
                     let v = imm8(bus, &mut pc);
-                    self.a = self.sub_with(v, self.f & CY)
+                    alu.a = alu.sub(v, alu.cy)
                 } // SBI
                 0xE6 => {
                     let v = imm8(bus, &mut pc);
-                    self.and(v)
+                    alu.and(v)
                 } // ANI
                 0xEE => {
                     let v = imm8(bus, &mut pc);
-                    self.xor(v)
+                    alu.xor(v)
                 } // XRI
                 0xF6 => {
                     let v = imm8(bus, &mut pc);
-                    self.or(v)
+                    alu.or(v)
                 } // ORI
                 0xFE => {
                     let v = imm8(bus, &mut pc);
-                    self.sub_with(v, 0);
+                    alu.sub(v, 0);
                 } // CPI
                 0xD3 => {
                     // OUT port
                     let port = imm8(bus, &mut pc);
-                    let start = (end as i64 - left) as u64 - STATES[0xD3] as u64;
-                    bus.output(port, self.a, start);
-                    if bus.yield_requested() {
+                    let start =
+                        self.cycles + (budget as i64 - meter.left()) as u64 - STATES[0xD3] as u64;
+                    if output(bus, port, alu.a, start) {
                         break Exit::Yield;
                     }
                 }
                 0xDB => {
                     // IN port
                     let port = imm8(bus, &mut pc);
-                    let start = (end as i64 - left) as u64 - STATES[0xDB] as u64;
-                    self.a = bus.input(port, start);
-                    if bus.yield_requested() {
+                    let start =
+                        self.cycles + (budget as i64 - meter.left()) as u64 - STATES[0xDB] as u64;
+                    let (v, yields) = input(bus, port, start);
+                    alu.a = v;
+                    if yields {
                         break Exit::Yield;
                     }
                 }
@@ -490,19 +567,24 @@ impl Cpu {
                 0xFB => {
                     // EI: interrupts are accepted after the next instruction.
                     self.inte = true;
+                    let left = meter.left();
                     if self.pending_interrupt.is_some() && left > 1 {
-                        // Shrink the batch to one more instruction, keeping end - left
+                        // Shrink the batch to one more instruction, keeping budget - left
                         // (the state count) unchanged.
                         let cut = left - 1;
-                        left -= cut;
-                        end -= cut as u64;
+                        meter.charge_extra(cut);
+                        budget -= cut as u64;
                     }
                 }
             }
         };
         self.pc = pc;
-        self.cycles = (end as i64 - left) as u64;
-        self.instructions += count;
+        self.set_hl(hl);
+        self.sp = sp;
+        self.a = alu.a;
+        self.f = alu.flags();
+        self.cycles += (budget as i64 - meter.left()) as u64;
+        self.instructions += meter.instructions();
         exit
     }
 }

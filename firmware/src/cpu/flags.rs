@@ -1,11 +1,11 @@
 //! The 8080 flag register and the arithmetic that sets it.
 //!
-//! Flags are kept packed in the PSW layout (S Z 0 AC 0 P 1 CY) so `PUSH PSW` is a copy and
-//! every condition test is one mask. Sign, zero and parity come from one 256-entry table
-//! ([`SZP`]); carry and auxiliary carry are computed per operation as the 8080 does them
-//! (8080 User's Manual chapter 4, and the traps listed in reference.md section 1).
-
-use super::Cpu;
+//! [`Cpu::f`](super::Cpu::f) holds the flags packed in the PSW layout (S Z 0 AC 0 P 1 CY).
+//! During a batch the execute loop keeps A and the flags in an `Alu` (in host registers),
+//! with CY apart so that INR and DCR, which keep CY, set the others with one table load.
+//! Sign, zero and parity come from one 256-entry table ([`SZP`]); carry and auxiliary
+//! carry are computed per operation as the 8080 does them (8080 User's Manual chapter 4,
+//! and the traps listed in reference.md section 1).
 
 /// Sign flag (bit 7 of the result).
 pub const S: u8 = 0x80;
@@ -69,27 +69,58 @@ pub const DCR_FLAGS: [u8; 256] = {
     table
 };
 
-impl Cpu {
+/// The accumulator and flags as the execute loop keeps them: in locals, so they live in
+/// host registers for a whole batch, with carry apart from the other flags so that INR
+/// and DCR (which keep CY) set theirs with one table load.
+#[derive(Clone, Copy)]
+pub(super) struct Alu {
+    /// Accumulator.
+    pub(super) a: u8,
+    /// S, Z, AC and P in their PSW bits; the CY bit is always 0 here.
+    pub(super) f: u8,
+    /// Carry: 0 or 1.
+    pub(super) cy: u8,
+}
+
+impl Alu {
+    /// Splits a PSW-layout flag byte.
+    #[inline(always)]
+    pub(super) fn new(a: u8, f: u8) -> Self {
+        Alu {
+            a,
+            f: f & MASK & !CY,
+            cy: f & CY,
+        }
+    }
+
+    /// The flags in PSW layout, as [`super::Cpu::f`] holds them.
+    #[inline(always)]
+    pub(super) fn flags(self) -> u8 {
+        self.f | self.cy
+    }
+
     /// A + v + carry_in; sets all flags.
     #[inline(always)]
-    pub(super) fn add_with(&mut self, v: u8, carry_in: u8) {
+    pub(super) fn add(&mut self, v: u8, carry_in: u8) {
         let a = self.a;
         let wide = a as u16 + v as u16 + carry_in as u16;
         let r = wide as u8;
-        self.f = SZP[r as usize] | (wide >> 8) as u8 | ((a ^ v ^ r) & AC);
+        self.f = SZP[r as usize] | ((a ^ v ^ r) & AC);
+        self.cy = (wide >> 8) as u8;
         self.a = r;
     }
 
     /// A - v - borrow_in as the 8080 computes it (A + !v + !borrow); sets all flags,
     /// returns the result without storing it so CMP can share it.
     #[inline(always)]
-    pub(super) fn sub_with(&mut self, v: u8, borrow_in: u8) -> u8 {
+    pub(super) fn sub(&mut self, v: u8, borrow_in: u8) -> u8 {
         let a = self.a;
         let inverted = !v;
         let wide = a as u16 + inverted as u16 + (borrow_in ^ 1) as u16;
         let r = wide as u8;
+        self.f = SZP[r as usize] | ((a ^ inverted ^ r) & AC);
         // The adder's carry out is the inverse of the borrow the 8080 reports in CY.
-        self.f = SZP[r as usize] | ((wide >> 8) as u8 ^ 1) | ((a ^ inverted ^ r) & AC);
+        self.cy = (wide >> 8) as u8 ^ 1;
         r
     }
 
@@ -98,6 +129,7 @@ impl Cpu {
     pub(super) fn and(&mut self, v: u8) {
         let r = self.a & v;
         self.f = SZP[r as usize] | (((self.a | v) << 1) & AC);
+        self.cy = 0;
         self.a = r;
     }
 
@@ -106,6 +138,7 @@ impl Cpu {
     pub(super) fn xor(&mut self, v: u8) {
         self.a ^= v;
         self.f = SZP[self.a as usize];
+        self.cy = 0;
     }
 
     /// ORA/ORI: AC and CY clear.
@@ -113,13 +146,14 @@ impl Cpu {
     pub(super) fn or(&mut self, v: u8) {
         self.a |= v;
         self.f = SZP[self.a as usize];
+        self.cy = 0;
     }
 
     /// INR: all flags but CY (see [`INR_FLAGS`]).
     #[inline(always)]
     pub(super) fn inr(&mut self, v: u8) -> u8 {
         let r = v.wrapping_add(1);
-        self.f = (self.f & CY) | INR_FLAGS[r as usize];
+        self.f = INR_FLAGS[r as usize];
         r
     }
 
@@ -127,7 +161,7 @@ impl Cpu {
     #[inline(always)]
     pub(super) fn dcr(&mut self, v: u8) -> u8 {
         let r = v.wrapping_sub(1);
-        self.f = (self.f & CY) | DCR_FLAGS[r as usize];
+        self.f = DCR_FLAGS[r as usize];
         r
     }
 
@@ -137,23 +171,28 @@ impl Cpu {
         let low = self.a & 0x0F;
         let high = self.a >> 4;
         let mut correction = 0;
-        let mut carry = self.f & CY;
+        let mut carry = self.cy;
         if self.f & AC != 0 || low > 9 {
             correction |= 0x06;
         }
         if carry != 0 || high > 9 || (high >= 9 && low > 9) {
             correction |= 0x60;
-            carry = CY;
+            carry = 1;
         }
-        self.add_with(correction, 0);
-        self.f = (self.f & !CY) | carry;
+        self.add(correction, 0);
+        self.cy = carry;
     }
 
-    /// DAD: HL += value; only CY changes.
+    /// The processor status word as `PUSH PSW` stores it (see [`super::Cpu::psw`]).
     #[inline(always)]
-    pub(super) fn dad(&mut self, value: u16) {
-        let (sum, carry) = self.hl().overflowing_add(value);
-        self.set_hl(sum);
-        self.f = (self.f & !CY) | carry as u8;
+    pub(super) fn psw(self) -> u16 {
+        u16::from_be_bytes([self.a, self.flags() | ALWAYS_ONE])
+    }
+
+    /// Sets A and the flags as `POP PSW` does.
+    #[inline(always)]
+    pub(super) fn set_psw(&mut self, v: u16) {
+        let [a, f] = v.to_be_bytes();
+        *self = Alu::new(a, f);
     }
 }

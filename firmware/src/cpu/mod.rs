@@ -139,14 +139,19 @@ impl Cpu {
     /// chip does, and returns [`Exit::Halt`].
     pub fn run<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
         let end = self.cycles.saturating_add(budget);
-        self.take_pending_interrupt(bus);
-        if self.halted {
-            self.cycles = end;
-            return Exit::Halt;
+        loop {
+            self.take_pending_interrupt(bus);
+            if self.halted {
+                self.cycles = end;
+                return Exit::Halt;
+            }
+            // One batch holds at most MAX_BATCH states; a longer budget takes several.
+            let left = end.saturating_sub(self.cycles);
+            let exit = self.execute(bus, left.min(timing::MAX_BATCH));
+            if exit != Exit::Budget || left <= timing::MAX_BATCH {
+                return exit;
+            }
         }
-        // Work on a local copy so the optimiser keeps the registers in host registers
-        // for the whole batch (measured: see benches/ and the README figures).
-        self.execute(bus, end)
     }
 
     /// Executes exactly one instruction (or takes a pending interrupt) and returns the
@@ -160,7 +165,7 @@ impl Cpu {
             return 0;
         }
         // A budget of one state ends the batch after its first instruction.
-        self.execute(bus, before + 1);
+        self.execute(bus, 1);
         self.cycles - before
     }
 
@@ -255,12 +260,5 @@ impl Cpu {
         bus.write(self.sp, hi);
         self.sp = self.sp.wrapping_sub(1);
         bus.write(self.sp, lo);
-    }
-
-    #[inline(always)]
-    fn pop<B: Bus>(&mut self, bus: &mut B) -> u16 {
-        let v = bus.read_word(self.sp);
-        self.sp = self.sp.wrapping_add(2);
-        v
     }
 }

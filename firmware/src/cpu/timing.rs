@@ -29,3 +29,70 @@ pub const STATES: [u8; 256] = [
      5, 10, 10, 18, 11, 11,  7, 11,  5,  5, 10,  4, 11, 17,  7, 11, // Ex
      5, 10, 10,  4, 11, 11,  7, 11,  5,  5, 10,  4, 11, 17,  7, 11, // Fx
 ];
+
+/// Low bits of a [`Meter`] that count instructions.
+const COUNT_BITS: u32 = 32;
+
+/// The largest budget one [`Meter`] can hold: its states, shifted by [`COUNT_BITS`], must
+/// fit an `i64` with room for the last instruction's overshoot, and a batch of at most
+/// `MAX_BATCH / 4 + 1` instructions (4 states is the cheapest) must fit the count bits.
+pub(super) const MAX_BATCH: u64 = 1 << 30;
+
+/// What one instruction costs a [`Meter`]: its states above the count bits, plus one
+/// instruction below them.
+const COST: [i64; 256] = {
+    let mut table = [0i64; 256];
+    let mut op = 0;
+    while op < 256 {
+        table[op] = ((STATES[op] as i64) << COUNT_BITS) + 1;
+        op += 1;
+    }
+    table
+};
+
+/// The state budget of one batch and the number of instructions executed in it, packed
+/// in one integer so each instruction pays for both with a single subtraction:
+/// `(states left << COUNT_BITS) - instructions`. Since the count stays below
+/// `1 << COUNT_BITS`, the value is `<= 0` exactly when no states are left.
+#[derive(Clone, Copy)]
+pub(super) struct Meter(i64);
+
+impl Meter {
+    /// A meter with `budget` states (at most [`MAX_BATCH`]) and no instructions yet.
+    #[inline(always)]
+    pub(super) fn new(budget: u64) -> Self {
+        debug_assert!(budget <= MAX_BATCH);
+        Meter((budget as i64) << COUNT_BITS)
+    }
+
+    /// Whether the budget is spent.
+    #[inline(always)]
+    pub(super) fn spent(self) -> bool {
+        self.0 <= 0
+    }
+
+    /// Charges one instruction with opcode `op` at its [`STATES`].
+    #[inline(always)]
+    pub(super) fn charge(&mut self, op: u8) {
+        self.0 -= COST[op as usize];
+    }
+
+    /// Charges `states` more to the current instruction (a taken conditional CALL/RET).
+    #[inline(always)]
+    pub(super) fn charge_extra(&mut self, states: i64) {
+        self.0 -= states << COUNT_BITS;
+    }
+
+    /// States left in the budget (negative after an overshoot).
+    #[inline(always)]
+    pub(super) fn left(self) -> i64 {
+        // The count is below 1 << COUNT_BITS, so rounding up recovers the states.
+        (self.0 + (1 << COUNT_BITS) - 1) >> COUNT_BITS
+    }
+
+    /// Instructions charged so far.
+    #[inline(always)]
+    pub(super) fn instructions(self) -> u64 {
+        ((self.left() << COUNT_BITS) - self.0) as u64
+    }
+}

@@ -1,0 +1,11 @@
+//! host-sim: the Altair firmware core on a laptop.
+//!
+//! The same `altair-firmware` machine the device runs, with the host's pieces plugged in:
+//! files for disks ([`file_disk`]), the terminal for the console ([`terminal`]) and the
+//! wall clock for pacing ([`machine_loop`]). The `host-sim` binary is a thin CLI over it.
+
+pub mod com;
+pub mod file_disk;
+pub mod machine_loop;
+pub mod media;
+pub mod terminal;

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The CPU benchmark: wall time and the intel8080 comparison, then host instructions per
+# 8080 instruction under callgrind (this machine class has no hardware counters).
+#
+#   scripts/bench-cpu.sh [--callgrind-only] [--ours-only] [--exm] [PROGRAM...]
+#
+# 1. Builds host-sim and the benchmark (host-sim/benches/cpu.rs) in release.
+# 2. Runs the benchmark (skipped with --callgrind-only): CPUTEST and 8080EXM, or the
+#    PROGRAMs named, on our core and on the `intel8080` crate, with the ratio.
+#    BENCH_RUNS=N overrides the number of runs per program; --ours-only skips intel8080.
+# 3. Runs CPUTEST under `valgrind --tool=callgrind` on the release host-sim binary and
+#    divides the host instructions by the 8080 instructions host-sim reports with
+#    --stats (`instructions=N` on stderr). Then the same for the intel8080 crate's
+#    harness (the benchmark binary with --only-theirs), unless --ours-only. With --exm,
+#    the same for 8080EXM (slow: minutes for ours, far longer for intel8080).
+#
+# The programs come from $ALTAIR_SHARED/cpu_tests, else ../shared/cpu_tests.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# rustup's toolchain first, as in scripts/test.sh.
+if [[ -n "${HOME:-}" && -d "$HOME/.cargo/bin" ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+# 8080 instruction counts of complete runs (reference.md section 1), used only when
+# host-sim does not report its own.
+readonly CPUTEST_INSTRUCTIONS=33971128
+readonly EXM_INSTRUCTIONS=2919050420
+readonly TARGET_HOST_PER_8080=12
+
+run_bench=1
+ours_only=0
+exm=0
+bench_args=()
+for arg in "$@"; do
+    case "$arg" in
+        --callgrind-only) run_bench=0 ;;
+        --ours-only) ours_only=1; bench_args+=("$arg") ;;
+        --exm) exm=1 ;;
+        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) bench_args+=("$arg") ;;
+    esac
+done
+
+step() {
+    echo
+    echo "==> $*"
+}
+
+shared="${ALTAIR_SHARED:-$(cd .. && pwd)/shared}"
+cpu_tests="$shared/cpu_tests"
+if [[ ! -d "$cpu_tests" ]]; then
+    echo "skipping: CPU test programs not found at $cpu_tests (set ALTAIR_SHARED)"
+    exit 0
+fi
+export ALTAIR_SHARED="$shared"
+
+step "cargo build --release -p altair-host-sim; cargo bench --no-run"
+cargo build --release -p altair-host-sim
+bench_exe="$(
+    cargo bench -p altair-host-sim --bench cpu --no-run --message-format=json |
+        grep '"kind":\["bench"\]' |
+        grep -o '"executable":"[^"]*"' |
+        sed 's/^"executable":"//; s/"$//'
+)"
+if [[ ! -x "$bench_exe" ]]; then
+    echo "error: could not find the benchmark binary (got '$bench_exe')" >&2
+    exit 1
+fi
+
+if ((run_bench)); then
+    step "$bench_exe ${bench_args[*]}"
+    "$bench_exe" "${bench_args[@]}"
+fi
+
+if ! command -v valgrind >/dev/null; then
+    echo "skipping callgrind: valgrind not installed"
+    exit 0
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# callgrind RESULT_NAME COMMAND...: runs COMMAND under callgrind with stdout in
+# $work/RESULT_NAME.out and stderr (the program's and valgrind's) in $work/RESULT_NAME.err,
+# and prints the host instructions it executed. Fails with the command, showing its stderr.
+callgrind() {
+    local name="$1"
+    shift
+    if ! valgrind --tool=callgrind --callgrind-out-file="$work/$name.callgrind" "$@" \
+        >"$work/$name.out" 2>"$work/$name.err"; then
+        grep -v '^==[0-9]*==' "$work/$name.err" >&2 || true
+        return 1
+    fi
+    sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' "$work/$name.err"
+}
+
+# The last `instructions=N` a program wrote to stderr (valgrind's own lines excluded).
+reported_instructions() {
+    grep -v '^==[0-9]*==' "$1" | grep -o 'instructions=[0-9]*' | tail -n 1 | cut -d= -f2 || true
+}
+
+ratio() {
+    awk -v h="$1" -v i="$2" 'BEGIN { printf "%.2f", h / i }'
+}
+
+# callgrind_ours PROGRAM EXPECTED_8080_INSTRUCTIONS
+callgrind_ours() {
+    local program="$1" expected="$2" com="$cpu_tests/$1.COM" host emulated
+    step "valgrind --tool=callgrind ./target/release/host-sim com $com --stats"
+    if host="$(callgrind ours ./target/release/host-sim com "$com" --stats)"; then
+        emulated="$(reported_instructions "$work/ours.err")"
+    else
+        echo "warning: host-sim failed with --stats; retrying without it" >&2
+        host="$(callgrind ours ./target/release/host-sim com "$com")"
+        emulated=""
+    fi
+    if [[ -z "$emulated" ]]; then
+        echo "warning: host-sim did not report instructions=N; using $expected" >&2
+        emulated="$expected"
+    elif [[ "$emulated" != "$expected" ]]; then
+        echo "warning: host-sim ran $emulated 8080 instructions, expected $expected" >&2
+    fi
+    if ! cmp -s "$work/ours.out" "$cpu_tests/expected/$program.out"; then
+        echo "warning: host-sim's output differs from expected/$program.out" >&2
+    fi
+    echo "host instructions $host, 8080 instructions $emulated"
+    echo "callgrind: $program host instructions per 8080 instruction =" \
+        "$(ratio "$host" "$emulated") (target <= $TARGET_HOST_PER_8080)"
+}
+
+# callgrind_theirs PROGRAM: the intel8080 crate's harness inside the benchmark binary,
+# which checks the output and reports `instructions=N` itself.
+callgrind_theirs() {
+    local program="$1" host emulated
+    step "valgrind --tool=callgrind $bench_exe --only-theirs $program"
+    host="$(BENCH_RUNS=1 callgrind theirs "$bench_exe" --only-theirs "$program")"
+    emulated="$(reported_instructions "$work/theirs.err")"
+    echo "host instructions $host, 8080 instructions $emulated"
+    echo "callgrind: $program host instructions per 8080 instruction (intel8080 crate) =" \
+        "$(ratio "$host" "$emulated")"
+}
+
+callgrind_ours CPUTEST "$CPUTEST_INSTRUCTIONS"
+((ours_only)) || callgrind_theirs CPUTEST
+if ((exm)); then
+    callgrind_ours 8080EXM "$EXM_INSTRUCTIONS"
+    ((ours_only)) || callgrind_theirs 8080EXM
+fi
