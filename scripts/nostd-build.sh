@@ -118,6 +118,15 @@ printf '  %-14s %10s bytes\n' \
 echo "static RAM (.data+.bss) = $((DATA + BSS)) bytes"
 echo "code size (.text+.rodata) = $((TEXT + RODATA)) bytes"
 
+# A fresh machine must be all zero bits so it lands in .bss: in .data its 64 KiB of guest
+# memory would also be copied from a 64 KiB initializer in flash.
+DATA_LIMIT=4096
+if (( DATA > DATA_LIMIT )); then
+    echo "error: .data is $DATA bytes (limit $DATA_LIMIT): something in Altair::new() is not" >&2
+    echo "       all-zero (often an Option whose None uses a niche); see the symbols below" >&2
+    data_too_big=1
+fi
+
 echo
 echo "=== 10 largest symbols in .bss/.data"
 if [[ -n "$NM_TOOL" ]]; then
@@ -131,4 +140,8 @@ if [[ -n "$NM_TOOL" ]]; then
              }'
 else
     echo "  (no nm found: install binutils-arm-none-eabi or llvm)"
+fi
+
+if [[ -n "${data_too_big:-}" ]]; then
+    exit 1
 fi

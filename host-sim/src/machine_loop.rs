@@ -46,6 +46,28 @@ pub enum Ending {
     Halted,
 }
 
+/// Counters for `--stats`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunStats {
+    /// 8080 instructions executed.
+    pub instructions: u64,
+    /// 8080 states executed.
+    pub cycles: u64,
+    /// Wall time of the session, in seconds.
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for RunStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mhz = self.cycles as f64 / self.seconds.max(1e-9) / 1e6;
+        write!(
+            f,
+            "instructions={} cycles={} seconds={:.3} effective_mhz={mhz:.3}",
+            self.instructions, self.cycles, self.seconds
+        )
+    }
+}
+
 /// How keys reach the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Typing {
@@ -97,7 +119,17 @@ impl Session {
     }
 
     /// Runs until the user quits or scripted input is used up.
-    pub fn run(mut self) -> io::Result<Ending> {
+    pub fn run(mut self) -> io::Result<(Ending, RunStats)> {
+        let ending = self.run_loop()?;
+        let stats = RunStats {
+            instructions: self.altair.cpu.instructions,
+            cycles: self.altair.cpu.cycles,
+            seconds: self.started.elapsed().as_secs_f64(),
+        };
+        Ok((ending, stats))
+    }
+
+    fn run_loop(&mut self) -> io::Result<Ending> {
         let _raw = match self.typing {
             Typing::Live => Some(RawMode::enter()?),
             Typing::ByLine => None,

@@ -49,6 +49,9 @@ enum Command {
         /// Run at this clock rate in MHz (2 is the original Altair); default: flat out.
         #[arg(long, value_name = "F")]
         mhz: Option<f64>,
+        /// At exit, print instructions, states, wall time and effective MHz on stderr.
+        #[arg(long)]
+        stats: bool,
     },
 }
 
@@ -91,7 +94,8 @@ fn main() -> ExitCode {
             roms,
             basic,
             mhz,
-        } => run_machine(disks, roms, basic, mhz),
+            stats,
+        } => run_machine(disks, roms, basic, mhz, stats),
     };
     result.unwrap_or_else(|message| {
         eprintln!("host-sim: {message}");
@@ -122,6 +126,7 @@ fn run_machine(
     mut roms: Vec<(u16, PathBuf)>,
     basic: Option<PathBuf>,
     mhz: Option<f64>,
+    stats: bool,
 ) -> Result<ExitCode, String> {
     if let Some(m) = mhz
         && !(m.is_finite() && m > 0.0)
@@ -185,7 +190,11 @@ fn run_machine(
     }
     altair.cpu.pc = start.unwrap_or(0);
     let session = Session::new(altair, mhz, start_in_monitor);
-    match session.run().map_err(|e| format!("terminal: {e}"))? {
+    let (ending, counters) = session.run().map_err(|e| format!("terminal: {e}"))?;
+    if stats {
+        eprintln!("{counters}");
+    }
+    match ending {
         Ending::Quit | Ending::InputDone => Ok(ExitCode::SUCCESS),
         Ending::Halted => Ok(ExitCode::from(3)),
     }

@@ -45,13 +45,62 @@ pub struct DiskFault {
     pub write: bool,
 }
 
-/// One drive: its medium and head position.
+/// One drive slot: its medium, if any, and its head.
+///
+/// Every field's empty state is all-zero bits (no `Option` of a type with a niche), so
+/// a controller with no media is all zeros and a device can keep the machine in `.bss`.
 struct Drive<S> {
-    storage: S,
+    storage: Option<S>,
     track: u8,
-    /// `None` until the first sector pulse after a head load or step.
-    sector: Option<u8>,
+    /// Meaningful once `sector_known`: set by the first sector pulse after a head load
+    /// or step.
+    sector: u8,
+    sector_known: bool,
     head_loaded: bool,
+}
+
+impl<S: BlockStorage> Drive<S> {
+    const EMPTY: Self = Drive {
+        storage: None,
+        track: 0,
+        sector: 0,
+        sector_known: false,
+        head_loaded: false,
+    };
+
+    /// This slot, if a medium is in it.
+    fn attached(&self) -> Option<&Self> {
+        self.storage.is_some().then_some(self)
+    }
+
+    /// This slot, mutably, if a medium is in it.
+    fn attached_mut(&mut self) -> Option<&mut Self> {
+        self.storage.is_some().then_some(self)
+    }
+
+    /// The sector under the head; sector 0 before the first pulse, as the real
+    /// controller's counter would read.
+    fn sector(&self) -> u8 {
+        if self.sector_known { self.sector } else { 0 }
+    }
+
+    fn forget_sector(&mut self) {
+        self.sector_known = false;
+    }
+
+    fn read(&mut self, offset: u32, buf: &mut [u8; SECTOR_BYTES]) -> nb::Result<(), S::Error> {
+        match self.storage.as_mut() {
+            Some(storage) => storage.read_sector(offset, buf),
+            None => Err(nb::Error::WouldBlock),
+        }
+    }
+
+    fn write(&mut self, offset: u32, data: &[u8; SECTOR_BYTES]) -> nb::Result<(), S::Error> {
+        match self.storage.as_mut() {
+            Some(storage) => storage.write_sector(offset, data),
+            None => Err(nb::Error::WouldBlock),
+        }
+    }
 }
 
 /// What the one sector buffer holds.
@@ -74,14 +123,17 @@ enum Buffer {
 
 /// The 88-DCDD controller.
 pub struct DiskController<S> {
-    drives: [Option<Drive<S>>; DRIVES],
+    drives: [Drive<S>; DRIVES],
     selected: Option<usize>,
     /// The bit IN 0x09 returns in bit 0: 0 means "at the start of the sector".
     sector_bit: u8,
     buffer: [u8; SECTOR_BYTES],
     state: Buffer,
     byte: usize,
-    last_fault: Option<DiskFault>,
+    /// The last storage failure, valid while `fault_pending` (kept apart from an
+    /// `Option` so an idle controller is all zeros).
+    last_fault: DiskFault,
+    fault_pending: bool,
     /// Set when storage asked the guest to wait, so the machine can yield to the platform.
     waiting: bool,
 }
@@ -96,13 +148,18 @@ impl<S: BlockStorage> DiskController<S> {
     /// A controller with no drives attached.
     pub const fn new() -> Self {
         DiskController {
-            drives: [None, None, None, None],
+            drives: [Drive::EMPTY, Drive::EMPTY, Drive::EMPTY, Drive::EMPTY],
             selected: None,
             sector_bit: 0,
             buffer: [0; SECTOR_BYTES],
             state: Buffer::Empty,
             byte: 0,
-            last_fault: None,
+            last_fault: DiskFault {
+                drive: 0,
+                offset: 0,
+                write: false,
+            },
+            fault_pending: false,
             waiting: false,
         }
     }
@@ -110,13 +167,14 @@ impl<S: BlockStorage> DiskController<S> {
     /// Puts `storage` in drive `n` (0-3), returning what was there.
     pub fn attach(&mut self, n: usize, storage: S) -> Option<S> {
         let slot = self.drives.get_mut(n)?;
-        let old = slot.replace(Drive {
-            storage,
-            track: 0,
-            sector: None,
-            head_loaded: false,
-        });
-        old.map(|d| d.storage)
+        core::mem::replace(
+            slot,
+            Drive {
+                storage: Some(storage),
+                ..Drive::EMPTY
+            },
+        )
+        .storage
     }
 
     /// Removes the medium from drive `n`.
@@ -126,22 +184,22 @@ impl<S: BlockStorage> DiskController<S> {
             self.selected = None;
             self.state = Buffer::Empty;
         }
-        self.drives.get_mut(n)?.take().map(|d| d.storage)
+        core::mem::replace(self.drives.get_mut(n)?, Drive::EMPTY).storage
     }
 
     /// The medium in drive `n`.
     pub fn storage(&self, n: usize) -> Option<&S> {
-        self.drives.get(n)?.as_ref().map(|d| &d.storage)
+        self.drives.get(n)?.storage.as_ref()
     }
 
     /// The medium in drive `n`, mutably (for example to pump a network disk).
     pub fn storage_mut(&mut self, n: usize) -> Option<&mut S> {
-        self.drives.get_mut(n)?.as_mut().map(|d| &mut d.storage)
+        self.drives.get_mut(n)?.storage.as_mut()
     }
 
     /// The last storage failure, if any, cleared by reading it.
     pub fn take_fault(&mut self) -> Option<DiskFault> {
-        self.last_fault.take()
+        core::mem::take(&mut self.fault_pending).then_some(self.last_fault)
     }
 
     /// Whether the guest waited on storage since the last call.
@@ -155,9 +213,9 @@ impl<S: BlockStorage> DiskController<S> {
         self.flush();
         self.selected = None;
         self.state = Buffer::Empty;
-        for drive in self.drives.iter_mut().flatten() {
+        for drive in &mut self.drives {
             drive.head_loaded = false;
-            drive.sector = None;
+            drive.forget_sector();
         }
     }
 
@@ -170,10 +228,10 @@ impl<S: BlockStorage> DiskController<S> {
         let Some(n) = self.selected else {
             return false;
         };
-        let Some(drive) = self.drives[n].as_mut() else {
+        let Some(drive) = self.drives[n].attached_mut() else {
             return false;
         };
-        match drive.storage.write_sector(offset, &self.buffer) {
+        match drive.write(offset, &self.buffer) {
             Ok(()) => {
                 self.state = Buffer::Written;
                 true
@@ -189,11 +247,12 @@ impl<S: BlockStorage> DiskController<S> {
                     offset,
                     crate::fmt::debug(&e)
                 );
-                self.last_fault = Some(DiskFault {
+                self.last_fault = DiskFault {
                     drive: n as u8,
                     offset,
                     write: true,
-                });
+                };
+                self.fault_pending = true;
                 self.state = Buffer::Empty;
                 true
             }
@@ -205,11 +264,11 @@ impl<S: BlockStorage> DiskController<S> {
         let Some(n) = self.selected else {
             return;
         };
-        let Some(drive) = self.drives[n].as_mut() else {
+        let Some(drive) = self.drives[n].attached_mut() else {
             return;
         };
         self.byte = 0;
-        match drive.storage.read_sector(offset, &mut self.buffer) {
+        match drive.read(offset, &mut self.buffer) {
             Ok(()) => self.state = Buffer::Read { offset },
             Err(nb::Error::WouldBlock) => {
                 self.waiting = true;
@@ -222,11 +281,12 @@ impl<S: BlockStorage> DiskController<S> {
                     offset,
                     crate::fmt::debug(&e)
                 );
-                self.last_fault = Some(DiskFault {
+                self.last_fault = DiskFault {
                     drive: n as u8,
                     offset,
                     write: false,
-                });
+                };
+                self.fault_pending = true;
                 // Never stale data: 0xFF fails the BIOS's checksum, and it retries.
                 self.buffer = [0xFF; SECTOR_BYTES];
                 self.state = Buffer::Read { offset };
@@ -241,10 +301,10 @@ impl<S: BlockStorage> DiskController<S> {
             Buffer::Read { .. } => return true,
             Buffer::Pending { offset } => self.fetch(offset),
             Buffer::Empty => {
-                let Some(drive) = self.selected.and_then(|n| self.drives[n].as_ref()) else {
+                let Some(drive) = self.selected.and_then(|n| self.drives[n].attached()) else {
                     return false;
                 };
-                let offset = sector_offset(drive.track, drive.sector.unwrap_or(0));
+                let offset = sector_offset(drive.track, drive.sector());
                 self.fetch(offset);
             }
             Buffer::Writing { .. } | Buffer::Unflushed { .. } | Buffer::Written => return false,
@@ -256,7 +316,7 @@ impl<S: BlockStorage> DiskController<S> {
     pub fn select(&mut self, value: u8) {
         self.flush();
         let n = (value & 0x0F) as usize;
-        let present = n < DRIVES && self.drives[n].is_some();
+        let present = n < DRIVES && self.drives[n].storage.is_some();
         self.selected = (value & 0x80 == 0 && present).then_some(n);
         self.sector_bit = 0;
         if !matches!(self.state, Buffer::Unflushed { .. }) {
@@ -280,7 +340,7 @@ impl<S: BlockStorage> DiskController<S> {
             Buffer::Pending { .. } => self.read_ready(),
             _ => true,
         };
-        let Some(drive) = self.drives[n].as_ref() else {
+        let Some(drive) = self.drives[n].attached() else {
             return 0xFF;
         };
         let mut active = flag::HEAD_MAY_MOVE;
@@ -305,27 +365,27 @@ impl<S: BlockStorage> DiskController<S> {
         let Some(n) = self.selected else {
             return;
         };
-        let Some(drive) = self.drives[n].as_mut() else {
+        let Some(drive) = self.drives[n].attached_mut() else {
             return;
         };
         if value & 0x01 != 0 && drive.track < TRACKS - 1 {
             drive.track += 1;
-            drive.sector = None;
+            drive.forget_sector();
         }
         if value & 0x02 != 0 && drive.track > 0 {
             drive.track -= 1;
-            drive.sector = None;
+            drive.forget_sector();
         }
         if value & 0x04 != 0 {
             drive.head_loaded = true;
         }
         if value & 0x08 != 0 {
             drive.head_loaded = false;
-            drive.sector = None;
+            drive.forget_sector();
         }
         if value & 0x80 != 0 {
             self.state = Buffer::Writing { len: 0 };
-        } else if drive.sector.is_none() && !matches!(self.state, Buffer::Unflushed { .. }) {
+        } else if !drive.sector_known && !matches!(self.state, Buffer::Unflushed { .. }) {
             self.state = Buffer::Empty;
         }
     }
@@ -339,7 +399,7 @@ impl<S: BlockStorage> DiskController<S> {
         if !self.flush() {
             return 0xFF;
         }
-        let Some(drive) = self.drives[n].as_mut() else {
+        let Some(drive) = self.drives[n].attached_mut() else {
             return 0xFF;
         };
         if !drive.head_loaded {
@@ -347,15 +407,19 @@ impl<S: BlockStorage> DiskController<S> {
         }
         self.sector_bit ^= 1;
         if self.sector_bit == 0 {
-            let next = drive.sector.map_or(0, |s| (s + 1) % SECTORS_PER_TRACK);
-            drive.sector = Some(next);
+            let next = if drive.sector_known {
+                (drive.sector + 1) % SECTORS_PER_TRACK
+            } else {
+                0
+            };
+            drive.sector = next;
+            drive.sector_known = true;
             let offset = sector_offset(drive.track, next);
             // A write sequence left open when the sector passes is abandoned, as on the
             // real drive, where the data would have gone to the passing sector's gap.
             self.fetch(offset);
         }
-        let sector = drive_sector(&self.drives[n]);
-        0xC0 | (sector << 1) | self.sector_bit
+        0xC0 | (self.drives[n].sector() << 1) | self.sector_bit
     }
 
     /// IN 0x0A: the next byte of the sector under the head (0xFF when none is ready).
@@ -383,16 +447,12 @@ impl<S: BlockStorage> DiskController<S> {
             self.state = Buffer::Empty;
             return;
         };
-        let Some(drive) = self.drives[n].as_ref() else {
+        let Some(drive) = self.drives[n].attached() else {
             self.state = Buffer::Empty;
             return;
         };
-        let offset = sector_offset(drive.track, drive.sector.unwrap_or(0));
+        let offset = sector_offset(drive.track, drive.sector());
         self.state = Buffer::Unflushed { offset };
         self.flush();
     }
-}
-
-fn drive_sector<S>(drive: &Option<Drive<S>>) -> u8 {
-    drive.as_ref().and_then(|d| d.sector).unwrap_or(0)
 }

@@ -95,13 +95,23 @@ pub struct Devices<S> {
     /// The 16 front-panel address/data switches; IN 0xFF reads the upper eight.
     pub switches: u16,
     idle: IdleWatch,
-    stop: Option<Stop>,
+    /// Why the batch should end, valid while `stop_requested` (an `Option<Stop>` would
+    /// make a fresh machine non-zero, costing the device 64 KiB of flash initializer).
+    stop: Stop,
+    stop_requested: bool,
 }
 
 impl<S: BlockStorage> Devices<S> {
     fn request(&mut self, stop: Stop) {
         // The first reason wins; any of them ends the batch.
-        self.stop.get_or_insert(stop);
+        if !self.stop_requested {
+            self.stop = stop;
+            self.stop_requested = true;
+        }
+    }
+
+    fn take_stop(&mut self) -> Option<Stop> {
+        core::mem::take(&mut self.stop_requested).then_some(self.stop)
     }
 
     fn console_status(&mut self, status: u8, rx_ready: bool, cycle: u64) -> u8 {
@@ -204,7 +214,7 @@ impl<S: BlockStorage> Bus for Devices<S> {
     }
 
     fn yield_requested(&mut self) -> bool {
-        self.stop.is_some()
+        self.stop_requested
     }
 }
 
@@ -237,7 +247,8 @@ impl<S: BlockStorage> Altair<S> {
                     last_poll: 0,
                     streak: 0,
                 },
-                stop: None,
+                stop: Stop::Budget,
+                stop_requested: false,
             },
         }
     }
@@ -264,7 +275,7 @@ impl<S: BlockStorage> Altair<S> {
         self.devices.console.clear();
         self.devices.disks.reset();
         self.devices.idle = IdleWatch::default();
-        self.devices.stop = None;
+        self.devices.stop_requested = false;
     }
 
     /// Runs about `budget` states (whole instructions), returning early when a device
@@ -287,7 +298,7 @@ impl<S: BlockStorage> Altair<S> {
                 Exit::Budget => {}
                 Exit::Yield => {}
             }
-            match self.devices.stop.take() {
+            match self.devices.take_stop() {
                 Some(Stop::Budget) | None => {}
                 Some(stop) => return stop,
             }
@@ -297,7 +308,10 @@ impl<S: BlockStorage> Altair<S> {
     /// Executes one instruction (the front panel's SINGLE STEP) and returns its states.
     pub fn step(&mut self) -> u64 {
         let states = self.cpu.step(&mut self.devices);
-        self.devices.stop = None;
+        self.devices.stop_requested = false;
         states
     }
 }
+
+#[cfg(test)]
+mod tests;
