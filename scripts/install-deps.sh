@@ -16,7 +16,7 @@ PACKAGES=(
     rust-web-llvm lld-22
     # arm-none-eabi-size / -nm for the size report of scripts/nostd-build.sh.
     binutils-arm-none-eabi
-    # Memory checking of the host builds.
+    # callgrind, for the host-instructions-per-8080-instruction benchmark.
     valgrind
     # MQTT broker and command-line clients for the end-to-end tests.
     mosquitto mosquitto-clients

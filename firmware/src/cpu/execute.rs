@@ -152,11 +152,11 @@ impl Cpu {
         let mut sp = self.sp;
         let mut alu = Alu::new(self.a, self.f);
         let exit = loop {
-            let op = imm8(bus, &mut pc);
-            if meter.charge(op) {
-                pc = pc.wrapping_sub(1);
+            if meter.spent() {
                 break Exit::Budget;
             }
+            let op = imm8(bus, &mut pc);
+            meter.charge(op);
             match op {
                 // --- 0x00-0x3F: loads, increments, rotates, 16-bit arithmetic ---
                 0x00 => {}                                           // NOP

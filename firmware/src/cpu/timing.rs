@@ -65,37 +65,16 @@ impl Meter {
         Meter((budget as i64) << COUNT_BITS)
     }
 
-    /// Charges one instruction with opcode `op` at its [`STATES`], unless the budget
-    /// was already spent before it: then it takes nothing and returns `true` (the
-    /// instruction must not run).
-    ///
-    /// The common case costs one subtraction and one branch on its sign: only a
-    /// negative result can mean the budget was spent before, which the cold
-    /// [`Meter::settle`] then decides.
+    /// Whether the budget is spent.
     #[inline(always)]
-    pub(super) fn charge(&mut self, op: u8) -> bool {
-        self.0 -= COST[op as usize];
-        if self.0 < 0 {
-            let spent;
-            (spent, *self) = self.settle(op);
-            return spent;
-        }
-        false
+    pub(super) fn spent(self) -> bool {
+        self.0 <= 0
     }
 
-    /// After a charge that left the meter negative: whether the budget was spent before
-    /// the instruction `op`, and the meter with that charge taken back if so. Out of
-    /// line and cold so that [`Meter::charge`]'s fast path stays one branch and keeps
-    /// no copy of the meter from before the charge.
-    #[cold]
-    #[inline(never)]
-    fn settle(self, op: u8) -> (bool, Meter) {
-        let before = self.0 + COST[op as usize];
-        if before <= 0 {
-            (true, Meter(before))
-        } else {
-            (false, self)
-        }
+    /// Charges one instruction with opcode `op` at its [`STATES`].
+    #[inline(always)]
+    pub(super) fn charge(&mut self, op: u8) {
+        self.0 -= COST[op as usize];
     }
 
     /// Charges `states` more to the current instruction (a taken conditional CALL/RET).
