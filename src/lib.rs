@@ -1,8 +1,10 @@
 //! The altair-sphere device application crate.
 //!
 //! It binds the shared firmware ([`firmware`]) to one deployment: `build.rs` turns the
-//! build's configuration into [`config`] and `app_manifest.json`. The device binaries
-//! (the MT3620 app and the QEMU Cortex-M4 image) build on this crate.
+//! build's configuration (see the `altair-config` crate for sources and precedence) into
+//! [`config`] (broker, channel, and the baked CA certificate, client certificate and
+//! key) and `app_manifest.json`. The device binaries (the MT3620 app and the QEMU
+//! Cortex-M4 image) build on this crate.
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -32,5 +34,21 @@ mod tests {
             super::APP_MANIFEST
         );
         assert_eq!(super::APP_MANIFEST.matches("AllowedConnections").count(), 1);
+    }
+
+    #[test]
+    fn certificates_and_key_are_baked_as_der() {
+        use super::config::{CA_CERT_DER, CLIENT_CERT_DER, CLIENT_KEY_DER};
+        for der in [CA_CERT_DER, CLIENT_CERT_DER, CLIENT_KEY_DER] {
+            // One DER SEQUENCE spanning the whole blob: certificates and PKCS#8 keys alike.
+            assert_eq!(der[0], 0x30);
+            let (len, header) = match der[1] {
+                0x81 => (usize::from(der[2]), 3),
+                0x82 => (usize::from(der[2]) << 8 | usize::from(der[3]), 4),
+                short => (usize::from(short), 2),
+            };
+            assert_eq!(len + header, der.len());
+        }
+        assert_ne!(CA_CERT_DER, CLIENT_CERT_DER);
     }
 }

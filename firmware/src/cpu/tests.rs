@@ -271,3 +271,27 @@ fn sixteen_bit_accesses_wrap_at_the_top_of_memory() {
     cpu.step(&mut bus);
     assert_eq!(cpu.hl(), 0xBBAA);
 }
+
+#[test]
+fn pop_psw_then_push_psw_keeps_every_flag_combination() {
+    // POP PSW; PUSH PSW; then the four flag-testing jumps read the popped flags.
+    for f in 0..=255u8 {
+        let mut bus = TestBus::with_program(0x0100, &[0xF1, 0xF5]);
+        bus.memory.load(0x7000, &[f, 0x5A]).unwrap();
+        let mut cpu = cpu_at(0x0100);
+        cpu.sp = 0x7000;
+        cpu.run(&mut bus, 21); // POP PSW (10) + PUSH PSW (11)
+        let stored = (f & (S | Z | AC | P | CY)) | 0x02;
+        assert_eq!(
+            bus.memory.read_word(0x7000),
+            0x5A00 | stored as u16,
+            "{f:#04X}"
+        );
+        for (op, flag) in [(0xCA, Z), (0xDA, CY), (0xEA, P), (0xFA, S)] {
+            // JZ / JC / JPE / JM 2000H, taken exactly when the flag is set.
+            let (cpu, _, _) = one(&[op, 0x00, 0x20], |cpu| cpu.f = f);
+            let taken = cpu.pc == 0x2000;
+            assert_eq!(taken, f & flag != 0, "opcode {op:#04X} with flags {f:#04X}");
+        }
+    }
+}
