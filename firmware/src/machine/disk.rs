@@ -241,22 +241,32 @@ impl<S: BlockStorage> DiskController<S> {
                 false
             }
             Err(nb::Error::Other(e)) => {
-                error!(
-                    "disk {}: write at {} failed: {:?}",
-                    n,
-                    offset,
-                    crate::fmt::debug(&e)
+                self.record_fault(
+                    DiskFault {
+                        drive: n as u8,
+                        offset,
+                        write: true,
+                    },
+                    &e,
                 );
-                self.last_fault = DiskFault {
-                    drive: n as u8,
-                    offset,
-                    write: true,
-                };
-                self.fault_pending = true;
                 self.state = Buffer::Empty;
                 true
             }
         }
+    }
+
+    /// Logs a storage failure and keeps it for [`DiskController::take_fault`].
+    fn record_fault(&mut self, fault: DiskFault, error: &S::Error) {
+        let op = if fault.write { "write" } else { "read" };
+        error!(
+            "disk {}: {} at {} failed: {:?}",
+            fault.drive,
+            op,
+            fault.offset,
+            crate::fmt::debug(error)
+        );
+        self.last_fault = fault;
+        self.fault_pending = true;
     }
 
     /// Reads the sector under the head into the buffer, or notes that storage is busy.
@@ -275,18 +285,14 @@ impl<S: BlockStorage> DiskController<S> {
                 self.state = Buffer::Pending { offset };
             }
             Err(nb::Error::Other(e)) => {
-                error!(
-                    "disk {}: read at {} failed: {:?}",
-                    n,
-                    offset,
-                    crate::fmt::debug(&e)
+                self.record_fault(
+                    DiskFault {
+                        drive: n as u8,
+                        offset,
+                        write: false,
+                    },
+                    &e,
                 );
-                self.last_fault = DiskFault {
-                    drive: n as u8,
-                    offset,
-                    write: false,
-                };
-                self.fault_pending = true;
                 // Never stale data: 0xFF fails the BIOS's checksum, and it retries.
                 self.buffer = [0xFF; SECTOR_BYTES];
                 self.state = Buffer::Read { offset };

@@ -15,6 +15,7 @@ struct RamDisk {
     image: Vec<u8>,
     busy: u32,
     writes: Vec<u32>,
+    broken: bool,
 }
 
 impl RamDisk {
@@ -24,6 +25,7 @@ impl RamDisk {
             image,
             busy: 0,
             writes: Vec::new(),
+            broken: false,
         }
     }
 }
@@ -31,6 +33,9 @@ impl RamDisk {
 impl BlockStorage for RamDisk {
     type Error = ();
     fn read_sector(&mut self, offset: u32, buf: &mut [u8; SECTOR_BYTES]) -> nb::Result<(), ()> {
+        if self.broken {
+            return Err(nb::Error::Other(()));
+        }
         if self.busy > 0 {
             self.busy -= 1;
             return Err(nb::Error::WouldBlock);
@@ -188,6 +193,25 @@ fn storage_that_waits_holds_read_data_available_false_and_asks_to_yield() {
         "available once storage delivers"
     );
     assert_eq!(inp(&mut m, 0x0A), 0, "first byte of sector 0");
+}
+
+#[test]
+fn a_failed_read_gives_the_guest_garbage_not_stale_data_and_reports_the_fault() {
+    let mut m = machine_with_disk();
+    out(&mut m, 0x08, 0x00);
+    out(&mut m, 0x09, 0x04);
+    seek_sector(&mut m, 0);
+    assert_eq!(inp(&mut m, 0x0A), 0, "sector 0's real first byte");
+    m.devices.disks.storage_mut(0).unwrap().broken = true;
+    seek_sector(&mut m, 1);
+    let got: Vec<u8> = (0..4).map(|_| inp(&mut m, 0x0A)).collect();
+    assert_eq!(got, [0xFF; 4], "not sector 0's bytes left in the buffer");
+    let fault = m.devices.disks.take_fault().expect("fault reported");
+    assert_eq!(
+        (fault.drive, fault.offset, fault.write),
+        (0, sector_offset(0, 1), false)
+    );
+    assert_eq!(m.devices.disks.take_fault(), None, "reported once");
 }
 
 #[test]
