@@ -253,6 +253,8 @@ impl Session {
     fn enter_monitor(&mut self) -> io::Result<()> {
         self.in_monitor = true;
         self.monitor_line.clear();
+        // The guest's cursor is wherever it left it (often after a prompt).
+        terminal::write_output(b"\r\n")?;
         self.show_monitor_banner()
     }
 
