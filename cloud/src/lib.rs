@@ -4,7 +4,9 @@
 //!
 //! The binary (`src/main.rs`) only parses the command line; everything is here so the
 //! tests and the doctor share it. [`broker::layout::Layout`] and
-//! [`broker::record::BrokerRecord`] are the contract between `init` and `doctor`.
+//! [`broker::record::BrokerRecord`] are the contract between `init` and `doctor`;
+//! [`mqtt`] is the MQTT client the doctor and the tests talk to the broker with.
 
 pub mod broker;
 pub mod doctor;
+pub mod mqtt;

@@ -12,13 +12,13 @@ use std::time::Duration;
 use altair_cloud::broker::record::BrokerRecord;
 use altair_pki::{Ca, CertInfo, Validity};
 use common::mqtt_ws::WsClient;
-use common::{Fixture, Subscriber, WEB_PASSWORD, altair_cloud, have_mosquitto, publish};
+use common::{
+    ARRIVE, Fixture, Subscriber, WEB_PASSWORD, altair_cloud, have_mosquitto, publish, running,
+};
 
 /// How long a message that must not arrive is given to arrive anyway, after its control
 /// message (published later) has arrived.
 const GRACE: Duration = Duration::from_millis(300);
-/// How long a message that must arrive may take.
-const ARRIVE: Duration = Duration::from_secs(5);
 
 fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -150,30 +150,24 @@ fn init_writes_the_contract_files_with_safe_modes() {
 
 #[test]
 fn device_certificate_connects_on_the_tls_port() {
-    if !have_mosquitto("device_certificate_connects_on_the_tls_port") {
+    let Some((f, _broker)) = running("device_certificate_connects_on_the_tls_port", &["d1"]) else {
         return;
-    }
-    let f = Fixture::new(&["d1"]);
-    let _broker = f.start();
+    };
     let mut sub = Subscriber::start(&f.device_args("d1"), &["altair/d1/#"]);
     assert_eq!(sub.subscribed(), "Subscribed (mid: 1): 0");
     let (ok, out) = publish(&f.device_args("d1"), "altair/d1/web", "hello", &[]);
     assert!(ok, "{out}");
-    assert!(
-        sub.wait_for(ARRIVE, |l| l == "altair/d1/web hello")
-            .is_some(),
-        "{:#?}",
-        sub.seen
-    );
+    sub.expect("altair/d1/web hello");
 }
 
 #[test]
 fn tls_listener_refuses_no_certificate_other_ca_expired_and_tls12() {
-    if !have_mosquitto("tls_listener_refuses_no_certificate_other_ca_expired_and_tls12") {
+    let Some((f, broker)) = running(
+        "tls_listener_refuses_no_certificate_other_ca_expired_and_tls12",
+        &["d1"],
+    ) else {
         return;
-    }
-    let f = Fixture::new(&["d1"]);
-    let broker = f.start();
+    };
 
     // No certificate: an anonymous client.
     let (ok, out) = publish(&f.no_cert_args(), "altair/d1/web", "x", &[]);
@@ -232,11 +226,12 @@ fn tls_listener_refuses_no_certificate_other_ca_expired_and_tls12() {
 
 #[test]
 fn web_user_logs_in_over_websockets_only_with_the_right_password() {
-    if !have_mosquitto("web_user_logs_in_over_websockets_only_with_the_right_password") {
+    let Some((f, broker)) = running(
+        "web_user_logs_in_over_websockets_only_with_the_right_password",
+        &["d1"],
+    ) else {
         return;
-    }
-    let f = Fixture::new(&["d1"]);
-    let broker = f.start();
+    };
     let ca = f.path("ca.crt");
     let connect = |creds| WsClient::connect(f.ws_port, &ca, creds);
 
@@ -270,22 +265,17 @@ fn web_user_logs_in_over_websockets_only_with_the_right_password() {
     let mut device = Subscriber::start(&f.device_args("d1"), &["altair/d1/dev"]);
     device.subscribed();
     ada.publish("altair/d1/dev", b"DIR").unwrap();
-    assert!(
-        device
-            .wait_for(ARRIVE, |l| l == "altair/d1/dev DIR")
-            .is_some(),
-        "{:#?}",
-        device.seen
-    );
+    device.expect("altair/d1/dev DIR");
 }
 
 #[test]
 fn anonymous_clients_are_refused_on_both_tls_listeners() {
-    if !have_mosquitto("anonymous_clients_are_refused_on_both_tls_listeners") {
+    let Some((f, broker)) = running(
+        "anonymous_clients_are_refused_on_both_tls_listeners",
+        &["d1"],
+    ) else {
         return;
-    }
-    let f = Fixture::new(&["d1"]);
-    let broker = f.start();
+    };
     let (ok, out) = publish(&f.no_cert_args(), "altair/d1/web", "x", &[]);
     assert!(!ok, "device listener: {out}");
     let (code, _) = WsClient::connect(f.ws_port, &f.path("ca.crt"), None).unwrap();
@@ -299,11 +289,12 @@ fn anonymous_clients_are_refused_on_both_tls_listeners() {
 
 #[test]
 fn device_can_neither_read_nor_write_another_devices_topics() {
-    if !have_mosquitto("device_can_neither_read_nor_write_another_devices_topics") {
+    let Some((f, _broker)) = running(
+        "device_can_neither_read_nor_write_another_devices_topics",
+        &["d1", "d2"],
+    ) else {
         return;
-    }
-    let f = Fixture::new(&["d1", "d2"]);
-    let _broker = f.start();
+    };
     let a = f.device_args("d1");
     let b = f.device_args("d2");
 
@@ -317,12 +308,7 @@ fn device_can_neither_read_nor_write_another_devices_topics() {
     assert!(ok, "{out}");
     let (ok, out) = publish(&a, "altair/d1/web", "control", &[]);
     assert!(ok, "{out}");
-    assert!(
-        spy.wait_for(ARRIVE, |l| l == "altair/d1/web control")
-            .is_some(),
-        "{:#?}",
-        spy.seen
-    );
+    spy.expect("altair/d1/web control");
     spy.wait_for(GRACE, |_| false);
     assert!(
         !spy.saw("altair/d2/web", "secret"),
@@ -340,13 +326,7 @@ fn device_can_neither_read_nor_write_another_devices_topics() {
     assert!(out.contains("Not authorized"), "{out}");
     let (ok, out) = publish(&b, "altair/d2/dev", "control", &[]);
     assert!(ok, "{out}");
-    assert!(
-        victim
-            .wait_for(ARRIVE, |l| l == "altair/d2/dev control")
-            .is_some(),
-        "{:#?}",
-        victim.seen
-    );
+    victim.expect("altair/d2/dev control");
     victim.wait_for(GRACE, |_| false);
     assert!(
         !victim.seen.iter().any(|l| l.contains("forged")),
@@ -363,10 +343,7 @@ fn web_user_gets_only_granted_devices() {
     let f = Fixture::new(&["d1", "d2"]);
     // bob is granted d2 only.
     let pw = f.write_secret("bob.pw", "bobs password");
-    let out = altair_cloud(&[
-        "broker",
-        "init",
-        f.dir.to_str().unwrap(),
+    f.init_again(&[
         "--host",
         "localhost",
         "--device",
@@ -376,11 +353,6 @@ fn web_user_gets_only_granted_devices() {
         "--web-password-file",
         pw.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let _broker = f.start();
     let (code, bob) = WsClient::connect(
         f.ws_port,
@@ -413,12 +385,7 @@ fn web_user_gets_only_granted_devices() {
     assert_eq!(code, 0);
     // bob's message was sent before ada connected; ada's comes after it on the broker.
     ada.unwrap().publish("altair/d1/dev", b"control").unwrap();
-    assert!(
-        d1.wait_for(ARRIVE, |l| l == "altair/d1/dev control")
-            .is_some(),
-        "{:#?}",
-        d1.seen
-    );
+    d1.expect("altair/d1/dev control");
     d1.wait_for(GRACE, |_| false);
     assert!(
         !d1.seen.iter().any(|l| l.contains("forged")),
@@ -429,11 +396,9 @@ fn web_user_gets_only_granted_devices() {
 
 #[test]
 fn local_listener_carries_only_disk_topics() {
-    if !have_mosquitto("local_listener_carries_only_disk_topics") {
+    let Some((f, _broker)) = running("local_listener_carries_only_disk_topics", &["d1"]) else {
         return;
-    }
-    let f = Fixture::new(&["d1"]);
-    let _broker = f.start();
+    };
     let mut disk = Subscriber::start(&f.local_args(), &["altair/+/vdisk/#", "altair/+/web"]);
     disk.subscribed();
     let dev = f.device_args("d1");
@@ -441,12 +406,7 @@ fn local_listener_carries_only_disk_topics() {
     assert!(ok, "{out}");
     let (ok, out) = publish(&dev, "altair/d1/vdisk/read", "sector", &[]);
     assert!(ok, "{out}");
-    assert!(
-        disk.wait_for(ARRIVE, |l| l == "altair/d1/vdisk/read sector")
-            .is_some(),
-        "{:#?}",
-        disk.seen
-    );
+    disk.expect("altair/d1/vdisk/read sector");
     disk.wait_for(GRACE, |_| false);
     assert!(!disk.saw("altair/d1/web", "terminal"), "{:#?}", disk.seen);
 
@@ -457,13 +417,7 @@ fn local_listener_carries_only_disk_topics() {
     assert!(ok, "{out}");
     let (ok, out) = publish(&f.local_args(), "altair/d1/vdisk/data", "data", &[]);
     assert!(ok, "{out}");
-    assert!(
-        device
-            .wait_for(ARRIVE, |l| l == "altair/d1/vdisk/data data")
-            .is_some(),
-        "{:#?}",
-        device.seen
-    );
+    device.expect("altair/d1/vdisk/data data");
     device.wait_for(GRACE, |_| false);
     assert!(!device.saw("altair/d1/dev", "typed"), "{:#?}", device.seen);
 }
@@ -479,21 +433,7 @@ fn rerun_adds_a_device_and_keeps_the_ca() {
     let server_before = fs::read(f.path("server.crt")).unwrap();
     let passwd_before = fs::read(f.path("passwd")).unwrap();
 
-    let out = altair_cloud(&[
-        "broker",
-        "init",
-        f.dir.to_str().unwrap(),
-        "--host",
-        "localhost",
-        "--device",
-        "d3",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = f.init_again(&["--host", "localhost", "--device", "d3"]);
     assert!(stdout.contains("kept the CA"), "{stdout}");
     assert!(
         stdout.contains("issued a certificate for device d3"),
@@ -525,32 +465,14 @@ fn rerun_adds_a_device_and_keeps_the_ca() {
         let topic = format!("altair/{id}/web");
         let (ok, out) = publish(&f.device_args(id), &topic, "hi", &[]);
         assert!(ok, "{id}: {out}");
-        assert!(
-            sub.wait_for(ARRIVE, |l| l == format!("{topic} hi"))
-                .is_some(),
-            "{id}"
-        );
+        sub.expect(&format!("{topic} hi"));
     }
 }
 
 #[test]
 fn rerun_with_a_new_host_reissues_the_server_certificate() {
     let f = Fixture::new(&["d1"]);
-    let out = altair_cloud(&[
-        "broker",
-        "init",
-        f.dir.to_str().unwrap(),
-        "--host",
-        "mqtt.example.com",
-        "--device",
-        "d1",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = f.init_again(&["--host", "mqtt.example.com", "--device", "d1"]);
     assert!(
         stdout.contains("the host changes from localhost to mqtt.example.com"),
         "{stdout}"

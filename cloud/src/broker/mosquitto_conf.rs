@@ -116,18 +116,6 @@ acl_file {acl_web}
 mod tests {
     use super::*;
 
-    fn record() -> BrokerRecord {
-        BrokerRecord {
-            host: "h.example".into(),
-            tls_port: 8884,
-            ws_port: 8091,
-            local_port: 1883,
-            devices: vec!["a".into()],
-            web_users: vec![],
-            letsencrypt_dir: None,
-        }
-    }
-
     /// The lines of the block starting at `listener <port>`.
     fn listener(conf: &str, port: u16) -> Vec<String> {
         let start = format!("listener {port}");
@@ -141,7 +129,7 @@ mod tests {
     #[test]
     fn three_listeners_with_their_own_settings() {
         let layout = Layout::new("/srv/b");
-        let conf = render(&layout, &record(), Some("mosquitto"));
+        let conf = render(&layout, &BrokerRecord::example(), Some("mosquitto"));
         assert!(conf.contains("\nper_listener_settings true\n"));
         assert!(conf.contains("\nuser mosquitto\n"));
         assert!(conf.contains("\npersistence true\npersistence_location /srv/b/data/\n"));
@@ -178,7 +166,7 @@ mod tests {
 
     #[test]
     fn letsencrypt_files_serve_the_browser_listener_only() {
-        let mut r = record();
+        let mut r = BrokerRecord::example();
         r.letsencrypt_dir = Some("/etc/letsencrypt/live/h.example".into());
         let conf = render(&Layout::new("/srv/b"), &r, None);
         let web = listener(&conf, 8091);

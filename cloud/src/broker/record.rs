@@ -122,6 +122,23 @@ const HEADER: &str = "\
 
 ";
 
+#[cfg(test)]
+impl BrokerRecord {
+    /// The record unit tests start from: host `mqtt.example`, the default ports, device
+    /// `a`, no web user.
+    pub(crate) fn example() -> Self {
+        Self {
+            host: "mqtt.example".into(),
+            tls_port: 8884,
+            ws_port: 8091,
+            local_port: 1883,
+            devices: vec!["a".into()],
+            web_users: vec![],
+            letsencrypt_dir: None,
+        }
+    }
+}
+
 impl BrokerRecord {
     /// Reads `dir/broker.toml` and checks it ([`BrokerRecord::check`]).
     pub fn load(dir: &Path) -> Result<Self, RecordError> {

@@ -87,13 +87,8 @@ mod tests {
     fn units_name_the_directory_and_restart_on_failure() {
         let layout = Layout::new("/srv/b");
         let record = BrokerRecord {
-            host: "h".into(),
-            tls_port: 8884,
-            ws_port: 8091,
             local_port: 1999,
-            devices: vec!["a".into()],
-            web_users: vec![],
-            letsencrypt_dir: None,
+            ..BrokerRecord::example()
         };
         let broker = render_broker(&layout);
         assert!(broker.contains("\nExecStart=/usr/sbin/mosquitto -c /srv/b/mosquitto.conf\n"));

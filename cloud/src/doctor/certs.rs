@@ -185,7 +185,7 @@ fn key_fits(pair: &Pair, info: &CertInfo) -> Check {
                 format!(
                     "cannot read {}: {}",
                     pair.key.display(),
-                    super::net::pem_problem(&e)
+                    crate::mqtt::pem_problem(&e)
                 ),
                 &pair.remake,
             );
@@ -335,19 +335,8 @@ mod tests {
     use altair_pki::{Ca, Validity};
 
     use super::*;
-    use crate::doctor::{Options, Setup, Status};
-
-    fn setup() -> Setup {
-        Setup {
-            host: "mqtt.example".into(),
-            tls_port: 8884,
-            ws_port: 8091,
-            local_port: 1883,
-            devices: vec!["a".into()],
-            web_users: vec![],
-            letsencrypt_dir: None,
-        }
-    }
+    use crate::doctor::fixture::{ctx, setup};
+    use crate::doctor::{Options, Status};
 
     fn server_info(host: &str) -> CertInfo {
         let ca = Ca::generate("test CA", Validity::ca_default()).unwrap();
@@ -360,10 +349,8 @@ mod tests {
         let (setup, options) = (setup(), Options::default());
         let info = server_info("mqtt.example");
         let at = |now| Ctx {
-            dir: Path::new("/srv/b"),
-            setup: &setup,
-            options: &options,
             now,
+            ..ctx(&setup, &options)
         };
         let day = Duration::from_secs(86_400);
         let v = info.validity;
@@ -379,12 +366,7 @@ mod tests {
     #[test]
     fn server_names_are_compared_with_the_host() {
         let (setup, options) = (setup(), Options::default());
-        let ctx = Ctx {
-            dir: Path::new("/srv/b"),
-            setup: &setup,
-            options: &options,
-            now: SystemTime::now(),
-        };
+        let ctx = ctx(&setup, &options);
         let pair = Pair {
             label: "server certificate".into(),
             key_label: "server key".into(),

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use rustls::{AlertDescription as Alert, CertificateError, Error as TlsError};
 
 use super::Ctx;
-use super::mqtt::connack_meaning;
-use super::net::Fault;
 use super::passwords::{self, Verdict};
+use crate::mqtt::{Fault, connack_meaning};
 
 /// The listener a network check talks to, and as whom.
 #[derive(Clone, Copy)]
@@ -131,9 +130,11 @@ impl Endpoint<'_, '_> {
                     self.ctx.restart()
                 ),
             ),
-            Fault::Closed | Fault::Io(_) | Fault::Timeout | Fault::Protocol(_) => {
-                self.explain_transport(fault)
-            }
+            Fault::Closed
+            | Fault::Io(_)
+            | Fault::Timeout
+            | Fault::NoPingResp
+            | Fault::Protocol(_) => self.explain_transport(fault),
             Fault::ConnAck(code) => self.explain_connack(*code),
             Fault::ClosedAfterConnect | Fault::NoConnAck => (
                 format!(
@@ -218,7 +219,7 @@ impl Endpoint<'_, '_> {
         let addr = self.addr();
         let detail = match fault {
             Fault::Io(e) => format!("connection to {addr} failed: {e}"),
-            Fault::Timeout => format!("{addr} stopped answering"),
+            Fault::Timeout | Fault::NoPingResp => format!("{addr} stopped answering"),
             Fault::Protocol(msg) => format!("{addr} does not speak MQTT 3.1.1 as expected: {msg}"),
             _ => format!("{addr} closed the connection"),
         };
@@ -420,29 +421,17 @@ fn bare_name(presented: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::*;
-    use crate::doctor::{Options, Setup};
+    use crate::doctor::{Options, Setup, fixture};
 
     #[test]
     fn every_fault_has_a_detail_and_a_fix() {
         let setup = Setup {
-            host: "mqtt.example".into(),
-            tls_port: 8884,
-            ws_port: 8091,
-            local_port: 1883,
-            devices: vec!["a".into()],
             web_users: vec!["ada".into()],
-            letsencrypt_dir: None,
+            ..fixture::setup()
         };
         let options = Options::default();
-        let ctx = Ctx {
-            dir: Path::new("/srv/b"),
-            setup: &setup,
-            options: &options,
-            now: SystemTime::now(),
-        };
+        let ctx = fixture::ctx(&setup, &options);
         let faults = [
             Fault::Setup("x".into()),
             Fault::Resolve("x".into()),
@@ -475,6 +464,7 @@ mod tests {
             Fault::SubscribeRefused,
             Fault::NoSubAck,
             Fault::NoPubAck,
+            Fault::NoPingResp,
             Fault::NotDelivered,
         ];
         let pw = Path::new("/pw");

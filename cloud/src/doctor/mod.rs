@@ -32,8 +32,6 @@
 mod certs;
 mod explain;
 mod files;
-mod mqtt;
-mod net;
 mod passwords;
 mod probe;
 
@@ -432,32 +430,42 @@ impl Ctx<'_> {
     }
 }
 
+/// What the doctor's unit tests start from.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    /// The setup of [`BrokerRecord::example`]: host `mqtt.example`, the default ports,
+    /// device `a`, no web user.
+    pub(crate) fn setup() -> Setup {
+        Setup::from_record(&BrokerRecord::example())
+    }
+
+    /// A context for the broker directory `/srv/b`, now.
+    pub(crate) fn ctx<'a>(setup: &'a Setup, options: &'a Options) -> Ctx<'a> {
+        Ctx {
+            dir: Path::new("/srv/b"),
+            setup,
+            options,
+            now: SystemTime::now(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn setup() -> Setup {
-        Setup {
-            host: "mqtt.example".into(),
-            tls_port: 8884,
-            ws_port: 9001,
-            local_port: 1883,
-            devices: vec!["a".into(), "b".into()],
-            web_users: vec!["web".into()],
-            letsencrypt_dir: None,
-        }
-    }
-
     #[test]
     fn init_command_repeats_the_record() {
-        let setup = setup();
-        let options = Options::default();
-        let ctx = Ctx {
-            dir: Path::new("/srv/b"),
-            setup: &setup,
-            options: &options,
-            now: SystemTime::now(),
+        let setup = Setup {
+            ws_port: 9001,
+            devices: vec!["a".into(), "b".into()],
+            web_users: vec!["web".into()],
+            ..fixture::setup()
         };
+        let options = Options::default();
+        let ctx = fixture::ctx(&setup, &options);
         assert_eq!(
             ctx.init_command(),
             "altair-cloud broker init /srv/b --host mqtt.example --device a --device b \

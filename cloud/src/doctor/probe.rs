@@ -6,9 +6,8 @@ use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::explain::{Endpoint, Target};
-use super::mqtt::{Login, Session};
-use super::net::{self, Fault, StreamTransport};
 use super::{Check, Ctx};
+use crate::mqtt::{self, Connect, Fault, QoS, Session, StreamTransport, Transport};
 
 /// A client identifier unlikely to clash with a real device's session.
 fn client_id(role: &str) -> String {
@@ -29,22 +28,44 @@ fn failed(name: String, endpoint: &Endpoint<'_, '_>, fault: &Fault) -> Check {
 fn device_session(endpoint: &Endpoint<'_, '_>, id: &str, tcp: TcpStream) -> Result<(), Fault> {
     let ctx = endpoint.ctx;
     let timeout = ctx.options.timeout;
-    let certs = net::load_certs(&ctx.path(&format!("devices/{id}.crt")))?;
-    let key = net::load_key(&ctx.path(&format!("devices/{id}.key")))?;
-    let roots = net::roots_from(&ctx.path("ca.crt"))?;
-    let config = net::client_config(roots, Some((certs, key)))?;
-    let tls = net::tls_handshake(config, endpoint.host, tcp, Instant::now() + timeout)?;
+    let certs = mqtt::load_certs(&ctx.path(&format!("devices/{id}.crt")))?;
+    let key = mqtt::load_key(&ctx.path(&format!("devices/{id}.key")))?;
+    let roots = mqtt::roots_from(&ctx.path("ca.crt"))?;
+    let config = mqtt::client_config(roots, Some((certs, key)))?;
+    let tls = mqtt::tls_handshake(config, endpoint.host, tcp, Instant::now() + timeout)?;
     let mut session = Session::new(StreamTransport(tls));
-    let login = Login {
-        client_id: &client_id(id),
-        credentials: None,
-    };
-    session.connect(&login, Instant::now() + timeout)?;
+    session.connect(&Connect::new(&client_id(id)), Instant::now() + timeout)?;
     let topic = format!("altair/{id}/doctor");
     let payload = format!("doctor check {}", client_id(id));
-    session.round_trip(&topic, payload.as_bytes(), Instant::now() + timeout)?;
-    session.disconnect();
+    round_trip(
+        &mut session,
+        &topic,
+        payload.as_bytes(),
+        Instant::now() + timeout,
+    )?;
+    let _ = session.disconnect(); // The checks are already decided.
     Ok(())
+}
+
+/// Subscribes to `topic` at QoS 1, then publishes `payload` to it at QoS 1 and waits for
+/// both the PUBACK and the message to come back.
+fn round_trip<T: Transport>(
+    session: &mut Session<T>,
+    topic: &str,
+    payload: &[u8],
+    deadline: Instant,
+) -> Result<(), Fault> {
+    session.subscribe(topic, QoS::AtLeastOnce, deadline)?;
+    session.publish(topic, payload, QoS::AtLeastOnce, false, deadline)?;
+    loop {
+        match session.receive(deadline)? {
+            Some(message) if message.topic == topic && message.payload == payload => {
+                return Ok(());
+            }
+            Some(_) => {}
+            None => return Err(Fault::NotDelivered),
+        }
+    }
 }
 
 /// Check 6: the device listener answers, and each device gets a message through.
@@ -58,7 +79,7 @@ fn device_checks(ctx: &Ctx<'_>, out: &mut Vec<Check>) {
             port: setup.tls_port,
         };
         let name = format!("device \"{id}\" MQTT over TLS");
-        let tcp = match net::connect_tcp(&setup.host, setup.tls_port, ctx.options.timeout) {
+        let tcp = match mqtt::connect_tcp(&setup.host, setup.tls_port, ctx.options.timeout) {
             Ok(tcp) => tcp,
             Err(fault) => {
                 // The same for every device: say it once.
@@ -121,20 +142,19 @@ fn web_session(endpoint: &Endpoint<'_, '_>, user: &str, file: &Path) -> Result<(
     let timeout = ctx.options.timeout;
     let password = read_password(file)?;
     let roots = match endpoint.letsencrypt() {
-        Some(_) => net::system_roots()?,
-        None => net::roots_from(&ctx.path("ca.crt"))?,
+        Some(_) => mqtt::system_roots()?,
+        None => mqtt::roots_from(&ctx.path("ca.crt"))?,
     };
-    let config = net::client_config(roots, None)?;
-    let tcp = net::connect_tcp(endpoint.host, endpoint.port, timeout)?;
-    let tls = net::tls_handshake(config, endpoint.host, tcp, Instant::now() + timeout)?;
-    let ws = net::ws_handshake(tls, endpoint.host, endpoint.port, Instant::now() + timeout)?;
+    let config = mqtt::client_config(roots, None)?;
+    let ws = mqtt::open_wss(endpoint.host, endpoint.port, config, timeout)?;
     let mut session = Session::new(ws);
-    let login = Login {
-        client_id: &client_id("web"),
+    let id = client_id("web");
+    let login = Connect {
         credentials: Some((user, &password)),
+        ..Connect::new(&id)
     };
     session.connect(&login, Instant::now() + timeout)?;
-    session.disconnect();
+    let _ = session.disconnect();
     Ok(())
 }
 
@@ -190,14 +210,10 @@ fn local_check(ctx: &Ctx<'_>) -> Check {
         port,
     };
     let timeout = ctx.options.timeout;
-    let result = net::connect_tcp("127.0.0.1", port, timeout).and_then(|tcp| {
+    let result = mqtt::connect_tcp("127.0.0.1", port, timeout).and_then(|tcp| {
         let mut session = Session::new(StreamTransport(tcp));
-        let login = Login {
-            client_id: &client_id("local"),
-            credentials: None,
-        };
-        session.connect(&login, Instant::now() + timeout)?;
-        session.disconnect();
+        session.connect(&Connect::new(&client_id("local")), Instant::now() + timeout)?;
+        let _ = session.disconnect();
         Ok(())
     });
     match result {

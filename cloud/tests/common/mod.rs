@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 /// The password of the web user `ada` in every fixture.
 pub const WEB_PASSWORD: &str = "correct horse battery staple";
 
+/// How long a message that must arrive may take.
+pub const ARRIVE: Duration = Duration::from_secs(5);
+
 /// Finds `name` in `PATH` or `/usr/sbin` (where Debian puts `mosquitto`).
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -50,6 +53,17 @@ pub fn have_mosquitto(test: &str) -> bool {
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("0.0.0.0:0").expect("bind port 0");
     listener.local_addr().expect("local addr").port()
+}
+
+/// A [`Fixture`] with the given devices and Mosquitto running on it, or `None` (the
+/// test `test` is skipped, saying why) when Mosquitto is not installed.
+pub fn running(test: &str, devices: &[&str]) -> Option<(Fixture, Broker)> {
+    if !have_mosquitto(test) {
+        return None;
+    }
+    let fixture = Fixture::new(devices);
+    let broker = fixture.start();
+    Some((fixture, broker))
 }
 
 /// A broker directory made by `altair-cloud broker init`.
@@ -119,6 +133,19 @@ impl Fixture {
             String::from_utf8_lossy(&out.stderr)
         );
         fixture
+    }
+
+    /// Runs `broker init` on the directory again with `args`; asserts that it succeeds and
+    /// returns what it printed.
+    pub fn init_again(&self, args: &[&str]) -> String {
+        let dir = self.dir.display().to_string();
+        let out = altair_cloud(&[&["broker", "init", &dir], args].concat());
+        assert!(
+            out.status.success(),
+            "broker init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Writes a file outside the broker directory (e.g. a password file); returns its path.
@@ -329,6 +356,14 @@ impl Subscriber {
     pub fn subscribed(&mut self) -> String {
         self.wait_for(Duration::from_secs(5), |l| l.starts_with("Subscribed"))
             .unwrap_or_else(|| panic!("no SUBACK; output: {:#?}", self.seen))
+    }
+
+    /// Waits (at most [`ARRIVE`]) for the line `want` (a message is `topic payload`);
+    /// panics with the output so far if it does not come.
+    pub fn expect(&mut self, want: &str) {
+        if self.wait_for(ARRIVE, |l| l == want).is_none() {
+            panic!("{want:?} did not arrive; output: {:#?}", self.seen);
+        }
     }
 
     /// Whether a message line `topic payload` was seen.

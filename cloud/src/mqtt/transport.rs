@@ -1,7 +1,9 @@
-//! Connections for the network checks: TCP with timeouts, TLS 1.3 with rustls (server
-//! verified against our CA or the system roots, optional client certificate), WebSockets
-//! with tungstenite, and [`Fault`], the one error type every failure is sorted into.
+//! The byte pipes MQTT runs over: TCP with timeouts, TLS 1.3 with rustls (the broker
+//! verified against a CA file or the system roots, optionally a client certificate), and
+//! WebSockets over TLS with tungstenite; and [`Fault`], the one error type every failure of
+//! the client is sorted into.
 
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::Path;
@@ -16,11 +18,29 @@ use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Message, http};
 
-use super::mqtt::Transport;
+use super::packet::connack_meaning;
 
-/// Why a network check failed, sorted finely enough to name the fix.
+/// A byte pipe to the broker: plain TCP, TLS or binary WebSocket messages.
+pub trait Transport {
+    /// Sends all of `bytes`.
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Fault>;
+    /// Receives at least one byte, or fails with [`Fault::Timeout`] once `deadline` passes.
+    fn recv(&mut self, deadline: Instant) -> Result<Vec<u8>, Fault>;
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), Fault> {
+        (**self).send(bytes)
+    }
+
+    fn recv(&mut self, deadline: Instant) -> Result<Vec<u8>, Fault> {
+        (**self).recv(deadline)
+    }
+}
+
+/// Why a connection or an MQTT exchange failed, sorted finely enough to name the fix.
 #[derive(Debug, Clone)]
-pub(crate) enum Fault {
+pub enum Fault {
     /// A local file (certificate, key, password) could not be used.
     Setup(String),
     /// The host name did not resolve.
@@ -59,12 +79,59 @@ pub(crate) enum Fault {
     NoSubAck,
     /// No PUBACK arrived in time.
     NoPubAck,
-    /// The published message did not come back in time.
+    /// No PINGRESP arrived in time.
+    NoPingResp,
+    /// A message published to a subscribed topic did not come back in time.
     NotDelivered,
 }
 
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Setup(msg) => f.write_str(msg),
+            Self::Resolve(e) => write!(f, "cannot resolve the host: {e}"),
+            Self::Refused => f.write_str("connection refused"),
+            Self::ConnectTimeout => f.write_str("the TCP connection timed out"),
+            Self::Connect(e) => write!(f, "cannot connect: {e}"),
+            Self::Tls(e) => write!(f, "TLS failed: {e}"),
+            Self::ClosedInHandshake => {
+                f.write_str("the broker closed the connection during the TLS handshake")
+            }
+            Self::HandshakeTimeout => f.write_str("no TLS answer in time"),
+            Self::WebSocket(msg) => write!(f, "the WebSocket upgrade failed: {msg}"),
+            Self::Closed => f.write_str("the broker closed the connection"),
+            Self::Timeout => f.write_str("the broker stopped answering"),
+            Self::Io(e) => write!(f, "the connection failed: {e}"),
+            Self::Protocol(msg) => write!(f, "not MQTT 3.1.1 as expected: {msg}"),
+            Self::ConnAck(code) => write!(
+                f,
+                "the broker refused the login (CONNACK {code}: {})",
+                connack_meaning(*code)
+            ),
+            Self::ClosedAfterConnect => {
+                f.write_str("the broker closed the connection instead of answering CONNECT")
+            }
+            Self::NoConnAck => f.write_str("no CONNACK in time"),
+            Self::SubscribeRefused => f.write_str("the broker refused the subscription"),
+            Self::NoSubAck => f.write_str("no SUBACK in time"),
+            Self::NoPubAck => f.write_str("no PUBACK in time"),
+            Self::NoPingResp => f.write_str("no PINGRESP in time"),
+            Self::NotDelivered => f.write_str("the message did not come back in time"),
+        }
+    }
+}
+
+impl std::error::Error for Fault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Tls(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Sorts an I/O error, unwrapping the TLS error rustls puts inside it.
-pub(crate) fn from_io(err: &io::Error) -> Fault {
+fn from_io(err: &io::Error) -> Fault {
     if let Some(tls) = err
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
@@ -89,7 +156,7 @@ fn remaining(deadline: Instant) -> Duration {
 }
 
 /// Opens a TCP connection to `host:port`, trying each address within `timeout`.
-pub(crate) fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Fault> {
+pub fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Fault> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|e| Fault::Resolve(e.to_string()))?
@@ -121,7 +188,7 @@ pub(crate) fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<Tc
 }
 
 /// Says what a PEM reading error means, in words.
-pub(crate) fn pem_problem(err: &rustls::pki_types::pem::Error) -> String {
+pub fn pem_problem(err: &rustls::pki_types::pem::Error) -> String {
     match err {
         rustls::pki_types::pem::Error::NoItemsFound => "it holds no PEM item of that kind".into(),
         other => other.to_string(),
@@ -129,7 +196,7 @@ pub(crate) fn pem_problem(err: &rustls::pki_types::pem::Error) -> String {
 }
 
 /// Reads every certificate in a PEM file.
-pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Fault> {
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Fault> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|e| {
@@ -149,7 +216,7 @@ pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Fa
 }
 
 /// Reads a private key from a PEM file.
-pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Fault> {
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Fault> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| {
         Fault::Setup(format!(
             "cannot read the key {}: {}",
@@ -160,7 +227,7 @@ pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, Fault> {
 }
 
 /// Trust anchors: the certificates in `ca_file`.
-pub(crate) fn roots_from(ca_file: &Path) -> Result<RootCertStore, Fault> {
+pub fn roots_from(ca_file: &Path) -> Result<RootCertStore, Fault> {
     let mut roots = RootCertStore::empty();
     for cert in load_certs(ca_file)? {
         roots
@@ -171,7 +238,7 @@ pub(crate) fn roots_from(ca_file: &Path) -> Result<RootCertStore, Fault> {
 }
 
 /// Trust anchors: the operating system's root certificates (for Let's Encrypt).
-pub(crate) fn system_roots() -> Result<RootCertStore, Fault> {
+pub fn system_roots() -> Result<RootCertStore, Fault> {
     let mut roots = RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     let (added, _) = roots.add_parsable_certificates(found.certs);
@@ -184,7 +251,7 @@ pub(crate) fn system_roots() -> Result<RootCertStore, Fault> {
 }
 
 /// A TLS 1.3-only client configuration, with a client certificate when `identity` is given.
-pub(crate) fn client_config(
+pub fn client_config(
     roots: RootCertStore,
     identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 ) -> Result<Arc<ClientConfig>, Fault> {
@@ -203,10 +270,10 @@ pub(crate) fn client_config(
 }
 
 /// A finished TLS connection over TCP.
-pub(crate) type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 
 /// Runs a TLS handshake with `host` over `tcp`, verifying the server's certificate.
-pub(crate) fn tls_handshake(
+pub fn tls_handshake(
     config: Arc<ClientConfig>,
     host: &str,
     mut tcp: TcpStream,
@@ -230,7 +297,7 @@ pub(crate) fn tls_handshake(
 }
 
 /// Gives access to the TCP socket under a stream, to set its read deadline.
-pub(crate) trait HasSocket {
+pub trait HasSocket {
     /// The underlying TCP socket.
     fn socket(&self) -> &TcpStream;
 }
@@ -248,7 +315,7 @@ impl HasSocket for TlsStream {
 }
 
 /// MQTT straight over a byte stream (plain TCP or TLS).
-pub(crate) struct StreamTransport<S>(pub S);
+pub struct StreamTransport<S>(pub S);
 
 impl<S: Read + Write + HasSocket> Transport for StreamTransport<S> {
     fn send(&mut self, bytes: &[u8]) -> Result<(), Fault> {
@@ -281,7 +348,7 @@ impl<S: Read + Write + HasSocket> Transport for StreamTransport<S> {
 }
 
 /// MQTT carried in binary WebSocket messages over TLS.
-pub(crate) struct WsTransport(WebSocket<TlsStream>);
+pub struct WsTransport(WebSocket<TlsStream>);
 
 /// Sorts a tungstenite error.
 fn from_ws(err: tungstenite::Error) -> Fault {
@@ -298,7 +365,7 @@ fn from_ws(err: tungstenite::Error) -> Fault {
 }
 
 /// Upgrades a TLS connection to a WebSocket speaking the `mqtt` subprotocol.
-pub(crate) fn ws_handshake(
+pub fn ws_handshake(
     stream: TlsStream,
     host: &str,
     port: u16,
@@ -324,6 +391,32 @@ pub(crate) fn ws_handshake(
             other => other,
         }),
     }
+}
+
+/// Opens MQTT over TLS to `host:port` (TCP, then the TLS handshake with `config`), each
+/// step within `timeout`: the device listener, with a client certificate in `config`.
+pub fn open_tls(
+    host: &str,
+    port: u16,
+    config: Arc<ClientConfig>,
+    timeout: Duration,
+) -> Result<StreamTransport<TlsStream>, Fault> {
+    let tcp = connect_tcp(host, port, timeout)?;
+    let tls = tls_handshake(config, host, tcp, Instant::now() + timeout)?;
+    Ok(StreamTransport(tls))
+}
+
+/// Opens MQTT over WebSockets over TLS to `wss://host:port/mqtt` (TCP, the TLS handshake
+/// with `config`, the WebSocket upgrade), each step within `timeout`: the browser listener.
+pub fn open_wss(
+    host: &str,
+    port: u16,
+    config: Arc<ClientConfig>,
+    timeout: Duration,
+) -> Result<WsTransport, Fault> {
+    let tcp = connect_tcp(host, port, timeout)?;
+    let tls = tls_handshake(config, host, tcp, Instant::now() + timeout)?;
+    ws_handshake(tls, host, port, Instant::now() + timeout)
 }
 
 impl Transport for WsTransport {
