@@ -10,6 +10,8 @@
 //! - [`disasm`]: 8080 mnemonics for the monitor and traces.
 //! - [`machine`]: the Altair 8800 that owns memory and routes ports to devices.
 //! - [`monitor`]: the front-panel monitor (examine, deposit, single step) for a stopped CPU.
+//! - [`session`]: the terminal over MQTT (topics, batching, offline buffer, monitor mode)
+//!   as a sans-IO state machine the platform's MQTT client drives.
 //! - [`cpm_com`]: the CP/M `.COM` harness used by the CPU conformance programs.
 //! - [`pace`]: turning wall time into state budgets for real-speed runs.
 #![no_std]
@@ -26,3 +28,4 @@ pub mod machine;
 pub mod monitor;
 pub mod pace;
 pub mod platform;
+pub mod session;
