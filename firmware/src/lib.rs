@@ -14,6 +14,7 @@
 //!   as a sans-IO state machine the platform's MQTT client drives.
 //! - [`cpm_com`]: the CP/M `.COM` harness used by the CPU conformance programs.
 //! - [`pace`]: turning wall time into state budgets for real-speed runs.
+//! - [`net`]: the transport to the broker: MQTT 5 over TLS 1.3 with mutual authentication.
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -26,6 +27,7 @@ pub mod cpu;
 pub mod disasm;
 pub mod machine;
 pub mod monitor;
+pub mod net;
 pub mod pace;
 pub mod platform;
 pub mod session;

@@ -8,10 +8,13 @@ use support::{host_sim, run_with_input, shared_or_skip};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// host-sim in an empty folder, where no ROM or disk can be found.
+/// host-sim in an empty folder, where no ROM or disk can be found: `./disks`,
+/// `../shared/disks` and `$ALTAIR_DISKS` all fall inside the fresh temporary folder.
 fn bare_machine(dir: &std::path::Path) -> std::process::Command {
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
     let mut cmd = host_sim();
-    cmd.current_dir(dir).env("ALTAIR_DISKS", dir).arg("run");
+    cmd.current_dir(&work).env("ALTAIR_DISKS", dir).arg("run");
     cmd
 }
 
