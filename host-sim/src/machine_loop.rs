@@ -35,6 +35,25 @@ const FREE_RUN_BATCH: u64 = 4_000_000;
 /// Longest batch at real speed: 1 ms of guest time at 2 MHz keeps pacing smooth.
 const PACED_BATCH_US: u64 = 1_000;
 
+/// The states the next batch may run at `now_us` with `cycles` done: about a
+/// millisecond of host time flat out, or what real time allows at the paced rate.
+pub fn batch_budget(pacer: Option<&mut Pacer>, now_us: u64, cycles: u64) -> u64 {
+    match pacer {
+        None => FREE_RUN_BATCH,
+        Some(p) => p
+            .allowance(now_us, cycles)
+            .min(p.hz() * PACED_BATCH_US / 1_000_000),
+    }
+}
+
+/// How long until a paced guest is due to run again (zero flat out), at most
+/// [`IDLE_WAIT`].
+pub fn pacing_wait(pacer: Option<&Pacer>, now_us: u64, cycles: u64) -> Duration {
+    pacer.map_or(Duration::ZERO, |p| {
+        Duration::from_micros(p.wait_us(now_us, cycles)).min(IDLE_WAIT)
+    })
+}
+
 /// How the session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -205,22 +224,18 @@ impl Session {
 
     /// With --mhz, how long until the guest is due to run again.
     fn pacing_wait(&mut self) -> Option<Duration> {
-        let Some(p) = self.pacer else {
-            return Some(Duration::ZERO);
-        };
         let now = self.now_us();
-        Some(Duration::from_micros(p.wait_us(now, self.altair.cpu.cycles)).min(IDLE_WAIT))
+        Some(pacing_wait(
+            self.pacer.as_ref(),
+            now,
+            self.altair.cpu.cycles,
+        ))
     }
 
     fn batch(&mut self) -> u64 {
         let cycles = self.altair.cpu.cycles;
         let now = self.now_us();
-        match self.pacer.as_mut() {
-            None => FREE_RUN_BATCH,
-            Some(p) => p
-                .allowance(now, cycles)
-                .min(p.hz() * PACED_BATCH_US / 1_000_000),
-        }
+        batch_budget(self.pacer.as_mut(), now, cycles)
     }
 
     fn read_keys(&mut self, wait: Option<Duration>) -> io::Result<()> {

@@ -3,16 +3,20 @@
 //! - `host-sim com FILE.COM [--stats]`: run a CP/M test program on the bare 8080.
 //! - `host-sim run [--disk A=PATH]... [--rom ADDR=PATH]... [--basic PATH] [--mhz F]`:
 //!   the Altair on your terminal.
+//! - `host-sim mqtt [--broker HOST[:PORT]] [--channel CH] [--ca F --cert F --key F] ...`:
+//!   the Altair with its terminal on an MQTT broker over mutual TLS, as the device.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use altair_firmware::cpm_com::Status;
-use altair_firmware::machine::{Altair, DISK_BOOT_ROM};
-use clap::{Parser, Subcommand};
-use host_sim::file_disk::FileDisk;
+use altair_firmware::session::{EchoSuppression, Options};
+use altair_sphere::config::{CHANNEL, MQTT_HOST, MQTT_PORT};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use host_sim::com;
 use host_sim::machine_loop::{Ending, Session};
-use host_sim::{com, media};
+use host_sim::mqtt_mode::{self, MqttConfig, Pki};
+use host_sim::setup::{self, Media};
 
 #[derive(Parser)]
 #[command(
@@ -37,22 +41,86 @@ enum Command {
     },
     /// Run the Altair with its console on this terminal (Ctrl-] opens the monitor).
     Run {
-        /// Attach a disk image: A=PATH (drives A to D).
-        #[arg(long = "disk", value_name = "DRIVE=PATH", value_parser = parse_disk)]
-        disks: Vec<(usize, PathBuf)>,
-        /// Load a ROM image at an address: ADDR=PATH (hex, e.g. 0xFF00=88dskrom.bin).
-        #[arg(long = "rom", value_name = "ADDR=PATH", value_parser = parse_rom)]
-        roms: Vec<(u16, PathBuf)>,
-        /// Load 8K BASIC at 0x0000 and start there.
-        #[arg(long, value_name = "PATH")]
-        basic: Option<PathBuf>,
-        /// Run at this clock rate in MHz (2 is the original Altair); default: flat out.
-        #[arg(long, value_name = "F")]
-        mhz: Option<f64>,
+        #[command(flatten)]
+        machine: MachineArgs,
         /// At exit, print instructions, states, wall time and effective MHz on stderr.
         #[arg(long)]
         stats: bool,
     },
+    /// Run the Altair with its terminal on an MQTT broker over mutual TLS, as the device
+    /// does: output on altair/CH/web, input from altair/CH/dev, dev/ctrl and dev/paste.
+    Mqtt {
+        /// The broker: HOST[:PORT], a DNS name its certificate carries. Default: the
+        /// build's configuration.
+        #[arg(long, value_name = "HOST[:PORT]", value_parser = parse_broker)]
+        broker: Option<(String, u16)>,
+        /// The channel (topics altair/CH/...). Default: the build's configuration.
+        #[arg(long, value_name = "CH")]
+        channel: Option<String>,
+        /// The CA certificate (PEM) the broker's certificate must chain to, instead of
+        /// the one baked in at build time.
+        #[arg(long, value_name = "FILE", requires_all = ["cert", "key"])]
+        ca: Option<PathBuf>,
+        /// The device certificate (PEM), instead of the baked one.
+        #[arg(long, value_name = "FILE", requires_all = ["ca", "key"])]
+        cert: Option<PathBuf>,
+        /// The device's private key (PEM), instead of the baked one.
+        #[arg(long, value_name = "FILE", requires_all = ["ca", "cert"])]
+        key: Option<PathBuf>,
+        /// Skip the guest's echo of typed text, for terminals that echo locally (the
+        /// original browser terminal): `count` (the original's rule, the default) or
+        /// `matching`.
+        #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "count")]
+        echo_suppression: Option<EchoRule>,
+        #[command(flatten)]
+        machine: MachineArgs,
+    },
+}
+
+/// What the machine runs: media and speed.
+#[derive(Args)]
+struct MachineArgs {
+    /// Attach a disk image: A=PATH (drives A to D).
+    #[arg(long = "disk", value_name = "DRIVE=PATH", value_parser = parse_disk)]
+    disks: Vec<(usize, PathBuf)>,
+    /// Load a ROM image at an address: ADDR=PATH (hex, e.g. 0xFF00=88dskrom.bin).
+    #[arg(long = "rom", value_name = "ADDR=PATH", value_parser = parse_rom)]
+    roms: Vec<(u16, PathBuf)>,
+    /// Load 8K BASIC at 0x0000 and start there.
+    #[arg(long, value_name = "PATH")]
+    basic: Option<PathBuf>,
+    /// Run at this clock rate in MHz (2 is the original Altair); default: flat out.
+    #[arg(long, value_name = "F")]
+    mhz: Option<f64>,
+}
+
+impl MachineArgs {
+    fn media(self) -> Result<(Media, Option<f64>), String> {
+        if let Some(m) = self.mhz
+            && !(m.is_finite() && m > 0.0)
+        {
+            return Err(format!("--mhz {m}: expected a clock rate above 0"));
+        }
+        let media = Media {
+            disks: self.disks,
+            roms: self.roms,
+            basic: self.basic,
+        };
+        Ok((media, self.mhz))
+    }
+}
+
+/// `--echo-suppression`'s rules.
+#[derive(Clone, Copy, ValueEnum)]
+enum EchoRule {
+    /// After an N-byte `dev` message, skip the next N output bytes (the original).
+    Count,
+    /// Skip output bytes only while they match the typed bytes.
+    Matching,
+}
+
+fn parse_broker(s: &str) -> Result<(String, u16), String> {
+    mqtt_mode::parse_broker(s, MQTT_PORT)
 }
 
 fn parse_disk(s: &str) -> Result<(usize, PathBuf), String> {
@@ -83,19 +151,50 @@ fn parse_rom(s: &str) -> Result<(u16, PathBuf), String> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .target(env_logger::Target::Stderr)
-        .init();
+    // host-sim's own notes (connection state in `mqtt`) show by default.
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,host_sim=info,embedded_tls=off"),
+    )
+    .target(env_logger::Target::Stderr)
+    .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Com { file, stats } => run_com(&file, stats),
-        Command::Run {
-            disks,
-            roms,
-            basic,
-            mhz,
-            stats,
-        } => run_machine(disks, roms, basic, mhz, stats),
+        Command::Run { machine, stats } => run_machine(machine, stats),
+        Command::Mqtt {
+            broker,
+            channel,
+            ca,
+            cert,
+            key,
+            echo_suppression,
+            machine,
+        } => {
+            let pki = match (ca, cert, key) {
+                (Some(ca), Some(cert), Some(key)) => Pki::from_pem_files(&ca, &cert, &key),
+                _ => Ok(Pki::baked()),
+            };
+            let echo = match echo_suppression {
+                None => EchoSuppression::Off,
+                Some(EchoRule::Count) => EchoSuppression::Count,
+                Some(EchoRule::Matching) => EchoSuppression::Matching,
+            };
+            let (host, port) = broker.unwrap_or_else(|| (MQTT_HOST.to_owned(), MQTT_PORT));
+            pki.and_then(|pki| {
+                let config = MqttConfig {
+                    host,
+                    port,
+                    channel: channel.unwrap_or_else(|| CHANNEL.to_owned()),
+                    pki,
+                    options: Options {
+                        echo,
+                        ..Options::default()
+                    },
+                    mhz: None,
+                };
+                run_mqtt(config, machine)
+            })
+        }
     };
     result.unwrap_or_else(|message| {
         eprintln!("host-sim: {message}");
@@ -121,75 +220,10 @@ fn run_com(file: &std::path::Path, stats: bool) -> Result<ExitCode, String> {
     }
 }
 
-fn run_machine(
-    disks: Vec<(usize, PathBuf)>,
-    mut roms: Vec<(u16, PathBuf)>,
-    basic: Option<PathBuf>,
-    mhz: Option<f64>,
-    stats: bool,
-) -> Result<ExitCode, String> {
-    if let Some(m) = mhz
-        && !(m.is_finite() && m > 0.0)
-    {
-        return Err(format!("--mhz {m}: expected a clock rate above 0"));
-    }
-    let mut altair: Box<Altair<FileDisk>> = Box::default();
-    let mut disks = disks;
-    if disks.is_empty() && roms.is_empty() && basic.is_none() {
-        if let Some((rom, disk)) = media::find_cpm() {
-            eprintln!(
-                "host-sim: booting {} with {}",
-                disk.display(),
-                rom.display()
-            );
-            roms.push((DISK_BOOT_ROM, rom));
-            disks.push((0, disk));
-        }
-    } else if !disks.is_empty() && roms.is_empty() && basic.is_none() {
-        let rom = media::find(media::BOOT_ROM).ok_or_else(|| {
-            format!(
-                "a disk needs the boot ROM: pass --rom 0xFF00=PATH/{} or put it in ./disks",
-                media::BOOT_ROM
-            )
-        })?;
-        roms.push((DISK_BOOT_ROM, rom));
-    }
-    for (drive, path) in &disks {
-        let disk = FileDisk::open(path).map_err(|e| e.to_string())?;
-        if !disk.is_writable() {
-            eprintln!(
-                "host-sim: {} is read-only; drive {}'s writes last until host-sim exits",
-                path.display(),
-                (b'A' + *drive as u8) as char
-            );
-        }
-        altair.devices.disks.attach(*drive, disk);
-    }
-    let mut start = None;
-    for (addr, path) in &roms {
-        let image =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        altair
-            .load_rom(*addr, &image)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        start.get_or_insert(*addr);
-    }
-    if let Some(path) = &basic {
-        let image =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        // 8K BASIC rewrites itself as it starts (it trims the functions you decline), so
-        // it goes in RAM, as when loaded from tape.
-        altair
-            .load(0, &image)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        start = Some(0);
-    }
-    let start_in_monitor = start.is_none();
-    if start_in_monitor {
-        eprintln!("host-sim: {}", media::HOW_TO_ATTACH);
-    }
-    altair.cpu.pc = start.unwrap_or(0);
-    let session = Session::new(altair, mhz, start_in_monitor);
+fn run_machine(machine: MachineArgs, stats: bool) -> Result<ExitCode, String> {
+    let (media, mhz) = machine.media()?;
+    let prepared = setup::prepare(media)?;
+    let session = Session::new(prepared.altair, mhz, prepared.start_in_monitor);
     let (ending, counters) = session.run().map_err(|e| format!("terminal: {e}"))?;
     if stats {
         eprintln!("{counters}");
@@ -198,4 +232,11 @@ fn run_machine(
         Ending::Quit | Ending::InputDone => Ok(ExitCode::SUCCESS),
         Ending::Halted => Ok(ExitCode::from(3)),
     }
+}
+
+fn run_mqtt(mut config: MqttConfig, machine: MachineArgs) -> Result<ExitCode, String> {
+    let (media, mhz) = machine.media()?;
+    config.mhz = mhz;
+    let prepared = setup::prepare(media)?;
+    match mqtt_mode::run(&config, prepared)? {}
 }

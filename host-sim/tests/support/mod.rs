@@ -2,6 +2,8 @@
 //! and a bounded wait for it.
 #![allow(dead_code)]
 
+pub mod broker;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

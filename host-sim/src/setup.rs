@@ -1,0 +1,105 @@
+//! Preparing the machine from the command line's media (`--disk`, `--rom`, `--basic`),
+//! the same for every mode that runs the Altair (`host-sim run`, `host-sim mqtt`).
+
+use std::path::PathBuf;
+
+use altair_firmware::machine::{Altair, DISK_BOOT_ROM};
+
+use crate::file_disk::FileDisk;
+use crate::media;
+
+/// What to attach and load.
+#[derive(Debug, Clone, Default)]
+pub struct Media {
+    /// Disk images by drive (0 is A).
+    pub disks: Vec<(usize, PathBuf)>,
+    /// ROM images by load address.
+    pub roms: Vec<(u16, PathBuf)>,
+    /// 8K BASIC, loaded at 0x0000 and started there.
+    pub basic: Option<PathBuf>,
+}
+
+/// A machine ready to run.
+pub struct Prepared {
+    /// The machine, PC set to where it starts.
+    pub altair: Box<Altair<FileDisk>>,
+    /// Nothing was given or found to start: open the front-panel monitor first.
+    pub start_in_monitor: bool,
+}
+
+/// Builds the machine from `media`. With nothing given it boots CP/M if the boot ROM
+/// and disk are found ([`media::find_cpm`]); a disk without a ROM gets the boot ROM from
+/// the search folders. Notes for the user go to stderr.
+pub fn prepare(media: Media) -> Result<Prepared, String> {
+    let Media {
+        mut disks,
+        mut roms,
+        basic,
+    } = media;
+    let mut altair: Box<Altair<FileDisk>> = Box::default();
+    if disks.is_empty() && roms.is_empty() && basic.is_none() {
+        if let Some((rom, disk)) = media::find_cpm() {
+            eprintln!(
+                "host-sim: booting {} with {}",
+                disk.display(),
+                rom.display()
+            );
+            roms.push((DISK_BOOT_ROM, rom));
+            disks.push((0, disk));
+        }
+    } else if !disks.is_empty() && roms.is_empty() && basic.is_none() {
+        let rom = media::find(media::BOOT_ROM).ok_or_else(|| {
+            format!(
+                "a disk needs the boot ROM: pass --rom 0xFF00=PATH/{} or put it in ./disks",
+                media::BOOT_ROM
+            )
+        })?;
+        roms.push((DISK_BOOT_ROM, rom));
+    }
+    attach_disks(&mut altair, &disks)?;
+    let mut start = None;
+    for (addr, path) in &roms {
+        let image = read(path)?;
+        altair
+            .load_rom(*addr, &image)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        start.get_or_insert(*addr);
+    }
+    if let Some(path) = &basic {
+        let image = read(path)?;
+        // 8K BASIC rewrites itself as it starts (it trims the functions you decline), so
+        // it goes in RAM, as when loaded from tape.
+        altair
+            .load(0, &image)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        start = Some(0);
+    }
+    let start_in_monitor = start.is_none();
+    if start_in_monitor {
+        eprintln!("host-sim: {}", media::HOW_TO_ATTACH);
+    }
+    altair.cpu.pc = start.unwrap_or(0);
+    Ok(Prepared {
+        altair,
+        start_in_monitor,
+    })
+}
+
+fn attach_disks(altair: &mut Altair<FileDisk>, disks: &[(usize, PathBuf)]) -> Result<(), String> {
+    for (drive, path) in disks {
+        let disk = FileDisk::open(path).map_err(|e| e.to_string())?;
+        if !disk.is_writable() {
+            eprintln!(
+                "host-sim: {} is read-only; drive {}'s writes last until host-sim exits",
+                path.display(),
+                (b'A' + *drive as u8) as char
+            );
+        }
+        altair.devices.disks.attach(*drive, disk);
+    }
+    Ok(())
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
