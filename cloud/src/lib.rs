@@ -10,3 +10,4 @@
 pub mod broker;
 pub mod doctor;
 pub mod mqtt;
+pub mod programs;

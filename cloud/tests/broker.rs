@@ -194,7 +194,7 @@ fn tls_listener_refuses_no_certificate_other_ca_expired_and_tls12() {
 
     // TLS 1.2 with a good certificate: below the listener's minimum. (mosquitto_pub's
     // --tls-version is a minimum too, so it would negotiate 1.3: use openssl.)
-    match common::find_program("openssl") {
+    match altair_cloud::programs::find_program("openssl") {
         Some(openssl) => {
             let out = std::process::Command::new(openssl)
                 .args(["s_client", "-connect", &format!("127.0.0.1:{}", f.tls_port)])

@@ -725,27 +725,12 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use crate::platform::SECTOR_BYTES;
+    use crate::platform::NoStorage;
     use std::boxed::Box;
     use std::string::String;
     use std::vec::Vec;
 
-    /// Storage for a machine without disks: every access fails.
-    struct NoDisk;
-
-    impl BlockStorage for NoDisk {
-        type Error = ();
-
-        fn read_sector(&mut self, _: u32, _: &mut [u8; SECTOR_BYTES]) -> nb::Result<(), ()> {
-            Err(nb::Error::Other(()))
-        }
-
-        fn write_sector(&mut self, _: u32, _: &[u8; SECTOR_BYTES]) -> nb::Result<(), ()> {
-            Err(nb::Error::Other(()))
-        }
-    }
-
-    type Machine = Altair<NoDisk>;
+    type Machine = Altair<NoStorage>;
 
     fn machine() -> Box<Machine> {
         Box::new(Altair::new())

@@ -64,3 +64,20 @@ pub trait Clock {
     /// wrap within the life of the device (64 bits of microseconds is 584,000 years).
     fn now_us(&self) -> u64;
 }
+
+/// Storage for a drive slot that holds nothing: every access fails. For a machine with no
+/// disks (8K BASIC, the monitor, tests), where `Altair<S>` still needs some `S`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoStorage;
+
+impl BlockStorage for NoStorage {
+    type Error = ();
+
+    fn read_sector(&mut self, _offset: u32, _buf: &mut [u8; SECTOR_BYTES]) -> nb::Result<(), ()> {
+        Err(nb::Error::Other(()))
+    }
+
+    fn write_sector(&mut self, _offset: u32, _data: &[u8; SECTOR_BYTES]) -> nb::Result<(), ()> {
+        Err(nb::Error::Other(()))
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod mqtt_ws;
 
+use altair_cloud::programs::find_program;
 use std::fs;
 use std::io::{BufRead as _, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -22,21 +23,9 @@ pub const WEB_PASSWORD: &str = "correct horse battery staple";
 /// How long a message that must arrive may take.
 pub const ARRIVE: Duration = Duration::from_secs(5);
 
-/// Finds `name` in `PATH` or `/usr/sbin` (where Debian puts `mosquitto`).
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
 /// Whether Mosquitto and its clients are installed; prints why a test is skipped if not.
 pub fn have_mosquitto(test: &str) -> bool {
-    let missing: Vec<&str> = ["mosquitto", "mosquitto_pub", "mosquitto_sub"]
-        .into_iter()
-        .filter(|p| find_program(p).is_none())
-        .collect();
+    let missing = altair_cloud::programs::missing_mosquitto();
     if missing.is_empty() {
         true
     } else {

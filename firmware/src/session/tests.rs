@@ -10,22 +10,9 @@ use std::vec::Vec;
 
 use super::*;
 use crate::machine::console::RX_CAPACITY;
-use crate::platform::{SECTOR_BYTES, nb};
+use crate::platform::NoStorage;
 
-/// No drives: the test programs never touch the disk.
-struct NoDisk;
-
-impl BlockStorage for NoDisk {
-    type Error = ();
-    fn read_sector(&mut self, _: u32, _: &mut [u8; SECTOR_BYTES]) -> nb::Result<(), ()> {
-        Err(nb::Error::Other(()))
-    }
-    fn write_sector(&mut self, _: u32, _: &[u8; SECTOR_BYTES]) -> nb::Result<(), ()> {
-        Err(nb::Error::Other(()))
-    }
-}
-
-type Machine = Altair<NoDisk>;
+type Machine = Altair<NoStorage>;
 
 const CHANNEL: &str = "test-1";
 

@@ -3,6 +3,7 @@
 //! `mosquitto_pub` / `mosquitto_sub` with device `CHANNEL`'s certificate. Every wait is
 //! bounded; both are killed on drop.
 
+use altair_cloud::programs::find_program;
 use std::fs;
 use std::io::{BufRead as _, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -20,21 +21,9 @@ use altair_sphere::config::CHANNEL;
 /// How long anything that must happen may take.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// Finds `name` in `PATH` or `/usr/sbin` (where Debian puts `mosquitto`).
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
 /// Whether Mosquitto and its clients are installed; prints why `test` is skipped if not.
 pub fn have_mosquitto(test: &str) -> bool {
-    let missing: Vec<&str> = ["mosquitto", "mosquitto_pub", "mosquitto_sub"]
-        .into_iter()
-        .filter(|p| find_program(p).is_none())
-        .collect();
+    let missing = altair_cloud::programs::missing_mosquitto();
     if !missing.is_empty() {
         eprintln!(
             "SKIPPED {test}: {} not installed (scripts/install-deps.sh installs the \
