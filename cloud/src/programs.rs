@@ -23,3 +23,54 @@ pub fn missing_mosquitto() -> Vec<&'static str> {
         .filter(|p| find_program(p).is_none())
         .collect()
 }
+
+/// A command running `program` with its standard output line-buffered even into a pipe
+/// (through `stdbuf -oL` when present): `mosquitto_sub` otherwise holds its lines in a
+/// block buffer, and whoever reads them sees nothing until it fills.
+pub fn line_buffered(program: &std::path::Path) -> std::process::Command {
+    match find_program("stdbuf") {
+        Some(stdbuf) => {
+            let mut cmd = std::process::Command::new(stdbuf);
+            cmd.arg("-oL").arg(program);
+            cmd
+        }
+        None => std::process::Command::new(program),
+    }
+}
+
+/// Starts `cmd` with stdin closed and hands every line it writes to stdout or stderr,
+/// mapped by `map`, to the returned channel as it comes (one reader thread per stream).
+pub fn spawn_lines<T: Send + 'static>(
+    mut cmd: std::process::Command,
+    map: fn(String) -> T,
+) -> std::io::Result<(std::process::Child, std::sync::mpsc::Receiver<T>)> {
+    use std::io::{BufRead as _, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let (tx, lines) = std::sync::mpsc::channel();
+    let streams: [Option<Box<dyn Read + Send>>; 2] = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if tx.send(map(line)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok((child, lines))
+}

@@ -8,12 +8,11 @@ pub mod mqtt_ws;
 
 use altair_cloud::programs::find_program;
 use std::fs;
-use std::io::{BufRead as _, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -283,40 +282,13 @@ impl Subscriber {
     /// after 15 s at most.
     pub fn start(args: &[String], topics: &[&str]) -> Subscriber {
         let sub = find_program("mosquitto_sub").expect("mosquitto_sub");
-        // mosquitto_sub's stdout is block-buffered into a pipe: make it line-buffered so
-        // each line (the SUBACK, each message) is seen when it happens.
-        let mut cmd = match find_program("stdbuf") {
-            Some(stdbuf) => {
-                let mut cmd = Command::new(stdbuf);
-                cmd.arg("-oL").arg(sub);
-                cmd
-            }
-            None => Command::new(sub),
-        };
+        let mut cmd = altair_cloud::programs::line_buffered(&sub);
         cmd.args(args).args(["-d", "-v", "-W", "15"]);
         for t in topics {
             cmd.args(["-t", t]);
         }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mosquitto_sub");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let tx = tx.clone();
-            thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+        let (child, lines) =
+            altair_cloud::programs::spawn_lines(cmd, |line| line).expect("start mosquitto_sub");
         Subscriber {
             child,
             lines,

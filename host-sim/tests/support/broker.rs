@@ -5,12 +5,11 @@
 
 use altair_cloud::programs::find_program;
 use std::fs;
-use std::io::{BufRead as _, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -239,40 +238,14 @@ impl Subscriber {
     /// Subscribes to `topics` as client `id` and waits for the SUBACK.
     pub fn start(broker: &Broker, id: &str, topics: &[&str]) -> Subscriber {
         let sub = find_program("mosquitto_sub").expect("mosquitto_sub");
-        // Line-buffer its stdout so each message is seen when it comes.
-        let mut cmd = match find_program("stdbuf") {
-            Some(stdbuf) => {
-                let mut cmd = Command::new(stdbuf);
-                cmd.arg("-oL").arg(sub);
-                cmd
-            }
-            None => Command::new(sub),
-        };
+        let mut cmd = altair_cloud::programs::line_buffered(&sub);
         cmd.args(broker.client_args(id))
             .args(["-d", "-q", "1", "-F", "%t %x", "-W", "120"]);
         for t in topics {
             cmd.args(["-t", t]);
         }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mosquitto_sub");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let tx = tx.clone();
-            thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if tx.send(parse_line(line)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
+        let (child, lines) =
+            altair_cloud::programs::spawn_lines(cmd, parse_line).expect("start mosquitto_sub");
         let mut s = Subscriber {
             child,
             lines,
