@@ -74,3 +74,22 @@ pub fn spawn_lines<T: Send + 'static>(
     }
     Ok((child, lines))
 }
+
+/// Starts `mosquitto -c conf` with stdin closed and its output (the broker's log, with
+/// `log_dest stderr` as `broker init` writes it) going to the file `log`.
+pub fn start_mosquitto(
+    conf: &std::path::Path,
+    log: &std::path::Path,
+) -> std::io::Result<std::process::Child> {
+    let program = find_program("mosquitto").ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "mosquitto is not installed")
+    })?;
+    let log = std::fs::File::create(log)?;
+    std::process::Command::new(program)
+        .arg("-c")
+        .arg(conf)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+}

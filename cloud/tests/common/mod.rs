@@ -209,15 +209,7 @@ pub struct Broker {
 impl Broker {
     /// Starts `mosquitto -c conf` and waits (at most 10 s) until every port accepts.
     pub fn start(conf: &Path, ports: &[u16], log: &Path) -> Broker {
-        let log_file = fs::File::create(log).expect("log file");
-        let child = Command::new(find_program("mosquitto").expect("mosquitto"))
-            .arg("-c")
-            .arg(conf)
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log file"))
-            .stderr(log_file)
-            .spawn()
-            .expect("start mosquitto");
+        let child = altair_cloud::programs::start_mosquitto(conf, log).expect("start mosquitto");
         let mut broker = Broker {
             child,
             log: log.to_path_buf(),

@@ -97,15 +97,11 @@ impl Broker {
                 "broker init replaced the development device certificate: {report:?}"
             );
         }
-        let log = fs::File::create(tmp.path().join("mosquitto.log")).expect("log");
-        let child = Command::new(find_program("mosquitto").expect("mosquitto"))
-            .arg("-c")
-            .arg(dir.join("mosquitto.conf"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start mosquitto");
+        let child = altair_cloud::programs::start_mosquitto(
+            &dir.join("mosquitto.conf"),
+            &tmp.path().join("mosquitto.log"),
+        )
+        .expect("start mosquitto");
         let mut broker = Broker {
             tmp,
             dir,
