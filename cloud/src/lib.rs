@@ -10,4 +10,5 @@
 pub mod broker;
 pub mod doctor;
 pub mod mqtt;
+pub mod ports;
 pub mod programs;

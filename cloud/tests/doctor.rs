@@ -9,7 +9,7 @@
 //! test ends, however it ends.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -63,16 +63,13 @@ struct Ports {
     local: u16,
 }
 
-/// Three distinct free loopback ports (bound together, then released).
+/// Three distinct free ports reserved for this test process.
 fn free_ports() -> Ports {
-    let listeners: Vec<TcpListener> = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    let port = |i: usize| listeners[i].local_addr().expect("local address").port();
+    let port = || altair_cloud::ports::reserve_port().expect("reserve a free port");
     Ports {
-        tls: port(0),
-        ws: port(1),
-        local: port(2),
+        tls: port(),
+        ws: port(),
+        local: port(),
     }
 }
 

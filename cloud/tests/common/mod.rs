@@ -8,7 +8,7 @@ pub mod mqtt_ws;
 
 use altair_cloud::programs::find_program;
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -37,10 +37,9 @@ pub fn have_mosquitto(test: &str) -> bool {
     }
 }
 
-/// A port nobody listens on now (bound to port 0, then released).
+/// A free port reserved for this test process.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("0.0.0.0:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
+    altair_cloud::ports::reserve_port().expect("reserve a free port")
 }
 
 /// A [`Fixture`] with the given devices and Mosquitto running on it, or `None` (the

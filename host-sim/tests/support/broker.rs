@@ -5,7 +5,7 @@
 
 use altair_cloud::programs::find_program;
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,10 +34,7 @@ pub fn have_mosquitto(test: &str) -> bool {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+    altair_cloud::ports::reserve_port().expect("reserve a free port")
 }
 
 /// The folder the firmware's certificates were baked from (the development PKI).
