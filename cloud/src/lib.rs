@@ -9,6 +9,7 @@
 
 pub mod broker;
 pub mod doctor;
+pub mod local_broker;
 pub mod mqtt;
 pub mod ports;
 pub mod programs;

@@ -76,7 +76,7 @@ pub fn spawn_lines<T: Send + 'static>(
 }
 
 /// Starts `mosquitto -c conf` with stdin closed and its output (the broker's log, with
-/// `log_dest stderr` as `broker init` writes it) going to the file `log`.
+/// `log_dest stderr` as `broker init` writes it) appended to the file `log`.
 pub fn start_mosquitto(
     conf: &std::path::Path,
     log: &std::path::Path,
@@ -84,7 +84,10 @@ pub fn start_mosquitto(
     let program = find_program("mosquitto").ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::NotFound, "mosquitto is not installed")
     })?;
-    let log = std::fs::File::create(log)?;
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log)?;
     std::process::Command::new(program)
         .arg("-c")
         .arg(conf)

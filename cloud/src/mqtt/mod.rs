@@ -34,10 +34,12 @@
 //! # }
 //! ```
 
+mod endpoint;
 mod packet;
 mod session;
 mod transport;
 
+pub use endpoint::{BrokerUrl, Endpoint, Scheme};
 pub use packet::{Connect, Message, QoS, Will, connack_meaning};
 pub use session::Session;
 pub use transport::{
