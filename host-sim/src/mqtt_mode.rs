@@ -213,6 +213,20 @@ fn open<'l, 'b>(
     link: &'l mut Link<'b>,
     config: &MqttConfig,
 ) -> Result<(Connected<'l, 'b, Tcp>, TcpStream), String> {
+    if link.will_clean_start() {
+        // A clean-start session does not survive a Mosquitto restart: trade it at once
+        // for a resumed one (see `Link::will_clean_start`).
+        let (conn, _) = dial(&mut *link, config)?;
+        block_on(conn.leave(IO_TIMEOUT)).map_err(|e| e.to_string())?;
+    }
+    dial(link, config)
+}
+
+/// One connection attempt: TCP, then TLS and MQTT by the link.
+fn dial<'l, 'b>(
+    link: &'l mut Link<'b>,
+    config: &MqttConfig,
+) -> Result<(Connected<'l, 'b, Tcp>, TcpStream), String> {
     let tcp = Tcp::connect(&config.host, config.port, TCP_TIMEOUT).map_err(|e| e.to_string())?;
     let socket = tcp.try_clone().map_err(|e| e.to_string())?;
     let conn = block_on(link.connect(tcp, &mut Rng, IO_TIMEOUT)).map_err(|e| e.to_string())?;

@@ -6,9 +6,10 @@
 //! connection stopped. Each [`Link::connect`] takes a fresh byte stream from the
 //! platform, does the TLS handshake (CA pinned, host name checked, the device's
 //! certificate and key), then CONNECT with a will (`offline`, retained, on the status
-//! topic) and publishes `online` (retained) in its place. Dropping a [`Connected`] sends
-//! nothing, so the broker publishes the will; [`Connected::disconnect`] is the polite
-//! way out.
+//! topic). Announcing `online` is the caller's job, once its subscriptions are made, so
+//! that `online` means "ready for input" (the terminal session does it). Dropping a
+//! [`Connected`] sends nothing, so the broker publishes the will;
+//! [`Connected::disconnect`] is the polite way out.
 
 use embassy_time::{Duration, Instant, with_timeout};
 use embedded_io_async::{Read, Write};
@@ -23,9 +24,8 @@ use rand_core::CryptoRngCore;
 use super::error::{from_handshake, from_mqtt};
 use super::record_stream::RecordStream;
 use super::tls::{CipherSuite, Credentials, PinnedVerifier, Provider};
-use super::{
-    LinkBuffers, LinkError, MAX_SUBSCRIPTIONS, STATUS_OFFLINE, STATUS_ONLINE, TLS_READ_BYTES,
-};
+use super::{LinkBuffers, LinkError, MAX_SUBSCRIPTIONS, TLS_READ_BYTES};
+use crate::session::STATUS_OFFLINE;
 
 /// What a link needs to know besides its buffers.
 #[derive(Clone, Copy, Debug)]
@@ -37,7 +37,7 @@ pub struct LinkConfig<'a> {
     /// it, so it MUST be stable across reboots and unique per device.
     pub client_id: &'a str,
     /// The retained status topic (`altair/<ch>/status`): the will says
-    /// [`STATUS_OFFLINE`] there, and each connect publishes [`STATUS_ONLINE`].
+    /// [`STATUS_OFFLINE`] there, as does [`Connected::disconnect`].
     pub status_topic: &'a str,
     /// The MQTT keepalive, in seconds (0 turns keepalive off; then a dead connection is
     /// only noticed when a write fails).
@@ -61,6 +61,9 @@ pub struct Link<'b> {
     client_cert_der: &'b [u8],
     key: SigningKey,
     keepalive: Duration,
+    /// A connect has succeeded since boot, so minimq's next CONNECT resumes (clean start
+    /// off) rather than starting a new session.
+    resumes: bool,
 }
 
 impl<'b> Link<'b> {
@@ -92,14 +95,25 @@ impl<'b> Link<'b> {
             client_cert_der: config.credentials.client_cert_der,
             key,
             keepalive: Duration::from_secs(u64::from(config.keepalive_secs)),
+            resumes: false,
         })
+    }
+
+    /// Whether the next [`Link::connect`] starts a new session with MQTT's clean start, as
+    /// minimq's first successful CONNECT after boot does. Mosquitto 2.0 does not keep
+    /// such a session through its own restart, whatever the session expiry, so keys typed
+    /// during a broker restart would be lost. The cure: after that connect,
+    /// [`Connected::leave`] at once and connect again; every later connect resumes the
+    /// session (clean start off), which Mosquitto keeps.
+    pub fn will_clean_start(&self) -> bool {
+        !self.resumes
     }
 
     /// Opens a connection over `stream`, a fresh byte stream to the broker's TLS port.
     ///
     /// `rng` MUST be a cryptographically secure generator (a hardware TRNG on devices):
     /// it makes the handshake's ephemeral key. `timeout` bounds the TLS handshake and,
-    /// separately, the MQTT CONNECT/CONNACK exchange and the `online` publish.
+    /// separately, the MQTT CONNECT/CONNACK exchange.
     ///
     /// On success the broker holds a session for the client id; check
     /// [`Connected::fresh_session`] to know whether subscriptions must be made again.
@@ -154,25 +168,16 @@ impl<'b> Link<'b> {
             Ok(Ok(conn)) => conn,
         };
         let fresh = conn.connect_event() == ConnectEvent::Connected;
+        self.resumes = true;
         info!("connected to the broker (fresh session: {})", fresh);
-        let mut connected = Connected {
+        Ok(Connected {
             conn,
             keepalive: self.keepalive,
             last_progress: Instant::now(),
             fresh,
             dead: false,
             status_topic: self.status_topic,
-        };
-        connected
-            .publish(
-                self.status_topic,
-                STATUS_ONLINE,
-                QoS::AtLeastOnce,
-                true,
-                timeout,
-            )
-            .await?;
-        Ok(connected)
+        })
     }
 }
 
@@ -402,6 +407,12 @@ impl<'l, 'b, S: Read + Write + 'l> Connected<'l, 'b, S> {
         let topic = self.status_topic;
         self.publish(topic, STATUS_OFFLINE, QoS::AtMostOnce, true, timeout)
             .await?;
+        self.leave(timeout).await
+    }
+
+    /// Sends DISCONNECT and nothing else: the session stays on the broker, the will is
+    /// not sent and the status is left as it is (to reconnect at once).
+    pub async fn leave(mut self, timeout: Duration) -> Result<(), LinkError> {
         match with_timeout(timeout, self.conn.disconnect()).await {
             Err(_) => Err(LinkError::Timeout),
             Ok(Err(e)) => Err(from_mqtt(e, false, false)),

@@ -76,12 +76,6 @@ pub const STASH_BYTES: usize = MQTT_RX_BYTES + 64;
 /// The most topic filters one [`Connected::subscribe`] call takes.
 pub const MAX_SUBSCRIPTIONS: usize = 8;
 
-/// The retained status payload while the device is connected.
-pub const STATUS_ONLINE: &[u8] = b"online";
-
-/// The retained status payload otherwise: the will, and the polite disconnect.
-pub const STATUS_OFFLINE: &[u8] = b"offline";
-
 /// Every buffer a [`Link`] uses, in one place so the platform can put them in `.bss`.
 pub struct LinkBuffers {
     /// TLS records from the broker ([`TLS_READ_BYTES`]).
