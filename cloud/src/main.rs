@@ -2,11 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use altair_cloud::broker::{self, InitOptions, WebUserOption};
+use altair_cloud::mqtt::{BrokerUrl, Endpoint, Scheme};
+use altair_cloud::term::{self, TermOptions, keys::Mode};
 use clap::{Args, Parser, Subcommand};
 
-/// Server side of altair-sphere: provision and check the Mosquitto broker.
+/// Server side of altair-sphere: provision and check the Mosquitto broker, and attach
+/// a terminal to a device through it.
 #[derive(Parser)]
 #[command(name = "altair-cloud", version)]
 struct Cli {
@@ -29,6 +33,54 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         web_password_file: Option<PathBuf>,
     },
+    /// A terminal for a device: keys to it, its output to the screen, through the broker.
+    ///
+    /// On a tty: raw mode; Ctrl-letters go to dev/ctrl, pastes to dev/paste; Ctrl-] then
+    /// ? lists the terminal's own commands (q quits, m toggles the device's monitor).
+    /// From a pipe: the input is pasted (line ends become Enter) and the terminal leaves
+    /// once the device has been quiet for --linger after the input ends.
+    Term(TermArgs),
+}
+
+#[derive(Args)]
+struct TermArgs {
+    /// The broker: mqtts://HOST[:PORT] (device listener, with --cert and --key) or
+    /// wss://HOST[:PORT] (browser listener, with --user) [default port: 8884 or 8091].
+    #[arg(long, value_name = "URL")]
+    broker: String,
+    /// The device's channel (its id: topics altair/<CHANNEL>/...).
+    #[arg(long, value_name = "CHANNEL")]
+    channel: String,
+    /// The CA the broker's certificate must chain to (the broker directory's ca.crt);
+    /// without it, the system's roots (a browser listener with Let's Encrypt).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// A client certificate (PEM) for mqtts://, such as the device's own.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// A web user for wss:// (its password from --password-file, or asked for).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// A file holding the user's password (one line).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    password_file: Option<PathBuf>,
+    /// Start in line mode: lines are edited here and sent with Enter (Ctrl-] l switches).
+    #[arg(long)]
+    line: bool,
+    /// In line mode, leave the local copy of a sent line on the screen (for a device
+    /// that suppresses its echo, like the original firmware).
+    #[arg(long)]
+    keep_local_echo: bool,
+    /// The MQTT client id prefix (two connections: ID-out and ID-in)
+    /// [default: term-<channel>-<process id>].
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// From a pipe: seconds the device must stay quiet after the input ends.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    linger: f64,
 }
 
 #[derive(Subcommand)]
@@ -117,5 +169,64 @@ fn main() -> ExitCode {
             dir,
             web_password_file,
         } => altair_cloud::doctor::run(&dir, web_password_file.as_deref()),
+        Command::Term(args) => match term_options(args).and_then(term::run) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("altair-cloud term: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+/// Checks the term arguments and reads the password.
+fn term_options(a: TermArgs) -> Result<TermOptions, String> {
+    let url = BrokerUrl::parse(&a.broker)?;
+    altair_pki::check_device_id(&a.channel).map_err(|e| format!("--channel: {e}"))?;
+    let credentials = match a.user {
+        Some(user) => {
+            let password = match &a.password_file {
+                Some(file) => std::fs::read_to_string(file)
+                    .map_err(|e| format!("--password-file {}: {e}", file.display()))?,
+                None => term::ask_password(&user)?,
+            };
+            Some((
+                user,
+                password.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
+            ))
+        }
+        None => None,
+    };
+    let identity = a.cert.zip(a.key);
+    match (url.scheme, &identity, &credentials) {
+        (Scheme::Mqtts, None, _) => {
+            return Err(format!(
+                "{url} is a device listener: give a client certificate with --cert and --key"
+            ));
+        }
+        (Scheme::Wss, _, None) => {
+            return Err(format!(
+                "{url} is a browser listener: give a user with --user (and --password-file)"
+            ));
+        }
+        _ => {}
+    }
+    if !(a.linger >= 0.0 && a.linger < 86_400.0) {
+        return Err(format!("--linger {}: give seconds, 0 to 86400", a.linger));
+    }
+    Ok(TermOptions {
+        client_id: a
+            .client_id
+            .unwrap_or_else(|| format!("term-{}-{}", a.channel, std::process::id())),
+        endpoint: Endpoint {
+            url,
+            ca: a.ca,
+            identity,
+            credentials,
+        },
+        channel: a.channel,
+        mode: if a.line { Mode::Line } else { Mode::Character },
+        keep_local_echo: a.keep_local_echo,
+        linger: Duration::from_secs_f64(a.linger),
+    })
 }

@@ -4,7 +4,8 @@
 //! printing over 1 MB. Targets (issue 4): p50 at most 1 ms, p99 at most 5 ms, 1 MB/s.
 //!
 //! `cargo bench -p altair-hil-tests --bench terminal` (it needs Mosquitto and ../shared;
-//! without them it says so and exits). `KEYS=n` changes the number of keys.
+//! without them it says so and exits). `KEYS=n` and `LINES=n` change the number of keys
+//! and of lines printed.
 
 use std::time::{Duration, Instant};
 
@@ -12,14 +13,12 @@ use altair_hil::{Failure, Rig, RigOptions, STEP_TIMEOUT, Target, Terminal};
 
 /// One 62-character line; MBASIC prints it with CR LF, 64 bytes.
 const LINE: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-/// Lines printed: 16,500 x 64 bytes = 1,056,000 bytes.
+/// Lines printed by default: 16,500 x 64 bytes = 1,056,000 bytes (`LINES=n` changes it).
 const LINES: usize = 16_500;
 
 fn main() -> Result<(), Failure> {
-    let keys: usize = std::env::var("KEYS")
-        .ok()
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(1_000);
+    let keys = env_count("KEYS", 1_000);
+    let lines = env_count("LINES", LINES);
     let options = RigOptions {
         quiet: true,
         ..RigOptions::default()
@@ -39,8 +38,16 @@ fn main() -> Result<(), Failure> {
     echo_round_trips(&mut web, keys, "wss (browser listener, password)")?;
     drop(web);
 
-    throughput(&mut term)?;
+    throughput(&mut term, lines)?;
     Ok(())
+}
+
+/// A count from the environment variable `name`, else `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A terminal logged in as the web user over WebSockets.
@@ -83,11 +90,11 @@ fn echo_round_trips(term: &mut Terminal, keys: usize, label: &str) -> Result<(),
 
 /// Runs an MBASIC program printing over 1 MB and prints the bytes per second that reach
 /// the terminal.
-fn throughput(term: &mut Terminal) -> Result<(), Failure> {
+fn throughput(term: &mut Terminal, lines_wanted: usize) -> Result<(), Failure> {
     term.type_text("MBASIC\r")?;
     term.wait_for("Ok\r\n")?;
     term.type_text(&format!(
-        "10 FOR I=1 TO {LINES}: PRINT \"{LINE}\": NEXT I\r"
+        "10 FOR I=1 TO {lines_wanted}: PRINT \"{LINE}\": NEXT I\r"
     ))?;
     term.wait_for("\r\n")?;
     term.forget_so_far();
@@ -100,8 +107,8 @@ fn throughput(term: &mut Terminal) -> Result<(), Failure> {
     let lines = String::from_utf8_lossy(&term.output()[before..])
         .matches(LINE)
         .count();
-    if lines != LINES {
-        return Err(Failure(format!("{lines} of {LINES} lines arrived")));
+    if lines != lines_wanted {
+        return Err(Failure(format!("{lines} of {lines_wanted} lines arrived")));
     }
     println!(
         "output: {bytes} bytes ({lines} lines, every one) in {:.3} s = {:.2} MB/s",

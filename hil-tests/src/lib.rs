@@ -30,6 +30,7 @@
 
 mod failure;
 mod local;
+mod programs;
 mod proxy;
 mod rig;
 mod target;
@@ -37,6 +38,7 @@ mod terminal;
 
 pub use failure::Failure;
 pub use local::{LocalRig, RigOptions};
+pub use programs::{ALTAIR_CLOUD, HOST_SIM, Program, workspace_program};
 pub use proxy::{CutProxy, Direction};
 pub use rig::Rig;
 pub use target::Target;

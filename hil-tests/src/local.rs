@@ -11,6 +11,7 @@ use altair_cloud::broker::{InitOptions, WebUserOption, init};
 use altair_cloud::local_broker::{LocalBroker, Ports};
 use altair_cloud::mqtt::{BrokerUrl, Endpoint, Scheme};
 
+use crate::programs::{HOST_SIM, workspace_program};
 use crate::{CutProxy, Failure, Target};
 
 /// The channel the local device uses.
@@ -174,7 +175,7 @@ impl LocalRig {
             .append(true)
             .open(self.tmp.path().join("host-sim.log"))
             .map_err(|e| Failure(format!("host-sim log: {e}")))?;
-        let mut cmd = Command::new(host_sim_binary()?);
+        let mut cmd = Command::new(workspace_program(HOST_SIM)?);
         cmd.arg("mqtt")
             .arg(format!("--broker=localhost:{port}"))
             .arg(format!("--channel={CHANNEL}"))
@@ -238,44 +239,4 @@ fn web_password(tmp: &Path) -> String {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     format!("hil-{name}-{}", std::process::id())
-}
-
-/// The `host-sim` program: `$ALTAIR_HOST_SIM`, else the one cargo built beside this test
-/// (`target/<profile>/host-sim`, which `cargo test --workspace` builds), else it is built
-/// now with cargo in the same profile.
-fn host_sim_binary() -> Result<PathBuf, Failure> {
-    if let Some(path) = std::env::var_os("ALTAIR_HOST_SIM") {
-        return Ok(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().map_err(|e| Failure(format!("current exe: {e}")))?;
-    // target/<profile>/deps/<test>, or target/<profile>/<bench-or-bin>.
-    let profile_dir = exe
-        .ancestors()
-        .skip(1)
-        .find(|dir| dir.join("host-sim").is_file() || dir.file_name().is_some_and(|n| n != "deps"))
-        .map(Path::to_path_buf)
-        .ok_or_else(|| Failure::new("cannot tell the target folder from the test's path"))?;
-    let binary = profile_dir.join("host-sim");
-    if binary.is_file() {
-        return Ok(binary);
-    }
-    let release = profile_dir.file_name().is_some_and(|n| n == "release");
-    println!("[hil] {} missing: building it with cargo", binary.display());
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "-p", "altair-host-sim", "--bin", "host-sim"]);
-    if release {
-        build.arg("--release");
-    }
-    let status = build
-        .status()
-        .map_err(|e| Failure(format!("cannot run cargo to build host-sim: {e}")))?;
-    if !status.success() || !binary.is_file() {
-        return Err(Failure(format!(
-            "host-sim is not built at {}: run `cargo build{} -p altair-host-sim` or set ALTAIR_HOST_SIM",
-            binary.display(),
-            if release { " --release" } else { "" }
-        )));
-    }
-    Ok(binary)
 }

@@ -2,13 +2,13 @@
 //! `dev/paste`, reads `web` and `status`, and waits for text with a deadline, printing
 //! each step as it goes.
 //!
-//! Its MQTT session is persistent (clean session off, subscriptions at QoS 1), so output
-//! the device publishes while the terminal itself is reconnecting (a broker restart) is
-//! queued by the broker and still arrives; it reconnects by itself.
+//! It talks through a [`ChannelLink`]: a persistent session, so output the device
+//! publishes while the terminal itself is reconnecting (a broker restart) is queued by the
+//! broker and still arrives; it reconnects by itself.
 
 use std::time::{Duration, Instant};
 
-use altair_cloud::mqtt::{Connect, Fault, QoS, Session, Transport};
+use altair_cloud::channel::{CONNECT_TIMEOUT, ChannelLink, is_permanent};
 
 use crate::{Failure, Target};
 
@@ -16,13 +16,8 @@ use crate::{Failure, Target};
 /// takes well under a second locally; a real device on a distant broker gets headroom).
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long one connection attempt may take (TCP, TLS, WebSocket upgrade, CONNACK).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// How many bytes of recent output a failure shows.
 const TAIL: usize = 600;
-
-type Link = Session<Box<dyn Transport + Send>>;
 
 /// A message the device published on `status`.
 #[derive(Debug, Clone)]
@@ -38,8 +33,10 @@ pub struct Status {
 /// A terminal attached to a device through the broker.
 pub struct Terminal {
     target: Target,
-    client_id: String,
-    link: Option<Link>,
+    link: ChannelLink,
+    /// `altair/<ch>/web` and `altair/<ch>/status`, to sort what arrives.
+    web_topic: String,
+    status_topic: String,
     /// Every byte the device published on `web`, in order.
     output: Vec<u8>,
     /// Where the next [`Terminal::wait_for`] starts looking.
@@ -60,8 +57,14 @@ impl Terminal {
     pub fn attach(target: &Target, client_id: &str) -> Result<Terminal, Failure> {
         let mut term = Terminal {
             target: target.clone(),
-            client_id: client_id.to_owned(),
-            link: None,
+            link: ChannelLink::new(
+                target.endpoint.clone(),
+                &target.channel,
+                client_id,
+                &["web", "status"],
+            ),
+            web_topic: target.topic("web"),
+            status_topic: target.topic("status"),
             output: Vec::new(),
             cursor: 0,
             statuses: Vec::new(),
@@ -150,9 +153,12 @@ impl Terminal {
         self.step(format_args!("wait for {text:?}"));
         let started = Instant::now();
         let deadline = started + limit;
+        // Where the search resumes: output already searched is not searched again (bulk
+        // output arrives 256 bytes at a time), except for a match it may end inside.
+        let mut from = self.cursor;
         loop {
-            if let Some(at) = find(&self.output[self.cursor..], text.as_bytes()) {
-                let end = self.cursor + at + text.len();
+            if let Some(at) = find(&self.output[from..], text.as_bytes()) {
+                let end = from + at + text.len();
                 let seen = String::from_utf8_lossy(&self.output[self.cursor..end]).into_owned();
                 self.cursor = end;
                 self.done(started);
@@ -161,6 +167,11 @@ impl Terminal {
             if Instant::now() >= deadline {
                 return Err(self.missed(&format!("{text:?} did not appear within {limit:?}")));
             }
+            from = self
+                .output
+                .len()
+                .saturating_sub(text.len().saturating_sub(1))
+                .max(self.cursor);
             self.pump(deadline)?;
         }
     }
@@ -265,23 +276,15 @@ impl Terminal {
     /// Receives for at most until `deadline`: one message, or nothing. A lost connection
     /// is reconnected.
     pub fn pump(&mut self, deadline: Instant) -> Result<(), Failure> {
-        let link = self.link(deadline)?;
-        // A keep-alive ping is due long before the next step's deadline would notice.
-        let until = link.ping_due().map_or(deadline, |due| due.min(deadline));
-        let result = link.receive(until).and_then(|message| {
-            if message.is_none() && link.ping_due().is_some_and(|due| due <= Instant::now()) {
-                link.ping(Instant::now() + CONNECT_TIMEOUT)?;
-            }
-            Ok(message)
-        });
-        match result {
+        if !self.link.is_connected() {
+            self.reconnect(deadline.max(Instant::now() + CONNECT_TIMEOUT))?;
+        }
+        match self.link.receive(deadline) {
             Ok(Some(message)) => {
-                let web = self.target.topic("web");
-                let status = self.target.topic("status");
-                if message.topic == web {
+                if message.topic == self.web_topic {
                     self.arrivals.push((Instant::now(), self.output.len()));
                     self.output.extend_from_slice(&message.payload);
-                } else if message.topic == status {
+                } else if message.topic == self.status_topic {
                     self.statuses.push(Status {
                         at: Instant::now(),
                         state: String::from_utf8_lossy(&message.payload).into_owned(),
@@ -293,78 +296,35 @@ impl Terminal {
             Ok(None) => Ok(()),
             Err(fault) => {
                 self.step(format_args!("connection lost ({fault}); reconnecting"));
-                self.link = None;
                 Ok(())
             }
         }
     }
 
-    /// The connected session, reconnecting first if needed.
-    fn link(&mut self, deadline: Instant) -> Result<&mut Link, Failure> {
-        if self.link.is_none() {
-            self.reconnect(deadline.max(Instant::now() + CONNECT_TIMEOUT))?;
-        }
-        Ok(self.link.as_mut().expect("connected above"))
-    }
-
-    /// Publishes at QoS 1, reconnecting and sending again once if the connection had gone.
+    /// Publishes at QoS 1; the link reconnects and sends again once if the connection
+    /// had gone.
     fn publish(&mut self, leaf: &str, payload: &[u8]) -> Result<(), Failure> {
-        let topic = self.target.topic(leaf);
-        for attempt in 0..2 {
-            let deadline = Instant::now() + CONNECT_TIMEOUT;
-            let link = self.link(Instant::now() + STEP_TIMEOUT)?;
-            match link.publish(&topic, payload, QoS::AtLeastOnce, false, deadline) {
-                Ok(()) => return Ok(()),
-                Err(fault) if attempt == 0 => {
-                    self.step(format_args!("publish failed ({fault}); reconnecting"));
-                    self.link = None;
-                }
-                Err(fault) => return Err(Failure(format!("cannot publish on {topic}: {fault}"))),
-            }
-        }
-        unreachable!("the second attempt returns")
+        self.link
+            .publish(leaf, payload, Instant::now() + STEP_TIMEOUT)
+            .map_err(|fault| {
+                Failure(format!(
+                    "cannot publish on {}: {fault}",
+                    self.link.topic(leaf)
+                ))
+            })
     }
 
     /// Connects and subscribes, retrying until `deadline` while the broker is away; a
     /// refused login or certificate fails at once.
     fn reconnect(&mut self, deadline: Instant) -> Result<(), Failure> {
-        let mut last = None;
-        while Instant::now() < deadline {
-            match self.open() {
-                Ok(link) => {
-                    self.link = Some(link);
-                    return Ok(());
-                }
-                Err(fault @ (Fault::ConnAck(_) | Fault::Tls(_) | Fault::Setup(_))) => {
-                    return Err(Failure(format!(
-                        "cannot log in to {}: {fault}",
-                        self.target.endpoint.url
-                    )));
-                }
-                Err(fault) => last = Some(fault),
+        let url = &self.target.endpoint.url;
+        match self.link.connect(deadline) {
+            Ok(_) => Ok(()),
+            Err(fault) if is_permanent(&fault) => {
+                Err(Failure(format!("cannot log in to {url}: {fault}")))
             }
-            std::thread::sleep(Duration::from_millis(50));
+            Err(fault) => Err(Failure(format!("cannot reach {url}: {fault}"))),
         }
-        Err(Failure(format!(
-            "cannot reach {}: {}",
-            self.target.endpoint.url,
-            last.map_or_else(|| "no time left".to_owned(), |f| f.to_string())
-        )))
-    }
-
-    fn open(&self) -> Result<Link, Fault> {
-        let mut link = Session::new(self.target.endpoint.open(CONNECT_TIMEOUT)?);
-        let login = Connect {
-            clean_session: false,
-            credentials: self.target.endpoint.login(),
-            ..Connect::new(&self.client_id)
-        };
-        link.connect(&login, Instant::now() + CONNECT_TIMEOUT)?;
-        for leaf in ["web", "status"] {
-            let filter = self.target.topic(leaf);
-            link.subscribe(&filter, QoS::AtLeastOnce, Instant::now() + CONNECT_TIMEOUT)?;
-        }
-        Ok(link)
     }
 
     /// A failure for `what`, with the output since the last match.
@@ -381,22 +341,8 @@ impl Terminal {
 
 impl Drop for Terminal {
     fn drop(&mut self) {
-        // Leave nothing behind on the broker: a clean-session login drops our persistent
-        // session (and what it queued), then DISCONNECT.
-        self.link = None;
-        if let Ok(transport) = self.target.endpoint.open(CONNECT_TIMEOUT) {
-            let mut link = Session::new(transport);
-            let login = Connect {
-                credentials: self.target.endpoint.login(),
-                ..Connect::new(&self.client_id)
-            };
-            if link
-                .connect(&login, Instant::now() + CONNECT_TIMEOUT)
-                .is_ok()
-            {
-                let _ = link.disconnect();
-            }
-        }
+        // Leave nothing behind on the broker.
+        self.link.close();
     }
 }
 

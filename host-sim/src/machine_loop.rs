@@ -24,7 +24,7 @@ use altair_firmware::monitor::{Monitor, PROMPT, Reply};
 use altair_firmware::pace::Pacer;
 
 use crate::file_disk::FileDisk;
-use crate::terminal::{self, ESCAPE_KEY, Input, RawMode};
+use altair_console::{self as terminal, ESCAPE_KEY, Input, RawMode};
 
 /// Longest sleep while the guest is idle: a guest that polls the console while it
 /// waits on something else (a timer loop) still moves 100 times a second.

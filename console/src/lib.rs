@@ -1,4 +1,5 @@
-//! The user's terminal: raw mode when stdin is a tty, plain pipes otherwise.
+//! The user's terminal for the host tools (`host-sim run`, `altair-cloud term`): raw
+//! mode when stdin is a tty, plain pipes otherwise.
 //!
 //! Raw mode turns off line editing, echo and signal keys, so every key (Ctrl-C
 //! included, which CP/M uses) goes to the guest. The original settings come back when
@@ -10,8 +11,9 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::termios::{OptionalActions, Termios, isatty, tcgetattr, tcsetattr};
 
-/// The key that leaves the guest for the front-panel monitor: Ctrl-] (as in telnet),
-/// which no CP/M program of note uses.
+/// The key that leaves the guest for the host tool's own commands (host-sim's
+/// front-panel monitor, the terminal client's menu): Ctrl-] (as in telnet), which no
+/// CP/M program of note uses.
 pub const ESCAPE_KEY: u8 = 0x1D;
 
 /// Whether standard input is a terminal.
