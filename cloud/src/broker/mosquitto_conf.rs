@@ -64,6 +64,10 @@ per_listener_settings true
         "\
 persistence true
 persistence_location {data}
+# A persistent session (a device's, a terminal's) that has not come back for two weeks
+# is dropped with what was queued for it, so a terminal that crashed leaves nothing for
+# ever; a device away that long has no keystrokes worth replaying.
+persistent_client_expiration 2w
 log_dest stderr
 # Keystrokes and their echoes are a few bytes each: without this, Nagle's algorithm and
 # the peer's delayed ACK hold each one back about 40 ms.
@@ -137,6 +141,7 @@ mod tests {
         assert!(conf.contains("\nuser mosquitto\n"));
         assert!(conf.contains("\npersistence true\npersistence_location /srv/b/data/\n"));
         assert!(conf.contains("\nset_tcp_nodelay true\n"));
+        assert!(conf.contains("\npersistent_client_expiration 2w\n"));
 
         let local = listener(&conf, 1883);
         assert_eq!(local[0], "listener 1883 127.0.0.1");
