@@ -28,10 +28,20 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 # Ignored tests are the slow CPU conformance runs: they must run in release.
 step "cargo nextest run --workspace --release --run-ignored all"
-cargo nextest run --workspace --release --run-ignored all
+# nextest's summary is kept, to be repeated as the run's last line (the doc tests and
+# the ARM build print after it).
+nextest_log="$(mktemp)"
+trap 'rm -f "$nextest_log"' EXIT
+cargo nextest run --workspace --release --run-ignored all 2>&1 | tee "$nextest_log"
 
 step "cargo test --workspace --doc --release"
 cargo test --workspace --doc --release
 
 step "scripts/nostd-build.sh"
 scripts/nostd-build.sh
+
+# The whole run's verdict, last: every step above stops the run on failure, so reaching
+# here means the tests passed.
+passed="$(sed -n 's/.* tests run: \([0-9][0-9]*\) passed.*/\1/p' "$nextest_log" | tail -n 1)"
+echo
+echo "tests: ${passed:-0} passed, 0 failed"
