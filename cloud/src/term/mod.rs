@@ -252,6 +252,7 @@ fn type_loop(
     let mut actions = Vec::new();
     let mut buf = [0u8; 4096];
     let mut input_ended: Option<Instant> = None;
+    let mut after_cr = false;
     while !shared.stop.load(Ordering::SeqCst) {
         if let Some(ended) = input_ended {
             let last = shared.state().last_output.map_or(ended, |t| t.max(ended));
@@ -270,7 +271,9 @@ fn type_loop(
             .min(STOP_CHECK);
         match read_input(&mut buf, Some(wait)) {
             Ok(Input::Bytes(n)) if tty => keys.feed(&buf[..n], &mut actions),
-            Ok(Input::Bytes(n)) => keys.paste(&line_ends_to_enter(&buf[..n]), &mut actions),
+            Ok(Input::Bytes(n)) => {
+                keys.paste(&line_ends_to_enter(&buf[..n], &mut after_cr), &mut actions);
+            }
             Ok(Input::Nothing) => keep_alive(link),
             Ok(Input::Eof) => input_ended = Some(Instant::now()),
             Err(e) => return Err(format!("cannot read the keyboard: {e}")),
@@ -408,14 +411,17 @@ fn keep_alive(link: &mut ChannelLink) {
 }
 
 /// A pipe's line ends as Enter: `\r\n` and `\n` become `\r`, as a person presses it.
-fn line_ends_to_enter(bytes: &[u8]) -> Vec<u8> {
+/// `after_cr` carries whether the previous read ended in `\r`, so a `\r\n` split
+/// between two reads is still one Enter.
+fn line_ends_to_enter(bytes: &[u8], after_cr: &mut bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
-    for (i, &b) in bytes.iter().enumerate() {
+    for &b in bytes {
         match b {
-            b'\n' if i > 0 && bytes[i - 1] == b'\r' => {}
+            b'\n' if *after_cr => {}
             b'\n' => out.push(b'\r'),
             _ => out.push(b),
         }
+        *after_cr = b == b'\r';
     }
     out
 }
@@ -426,8 +432,13 @@ mod tests {
 
     #[test]
     fn pipe_line_ends_become_enter() {
-        assert_eq!(line_ends_to_enter(b"DIR\n"), b"DIR\r");
-        assert_eq!(line_ends_to_enter(b"DIR\r\nSTAT\r"), b"DIR\rSTAT\r");
-        assert_eq!(line_ends_to_enter(b"\n\n"), b"\r\r");
+        let mut cr = false;
+        assert_eq!(line_ends_to_enter(b"DIR\n", &mut cr), b"DIR\r");
+        assert_eq!(
+            line_ends_to_enter(b"DIR\r\nSTAT\r", &mut cr),
+            b"DIR\rSTAT\r"
+        );
+        // The \r ended the last read: this \n belongs to it.
+        assert_eq!(line_ends_to_enter(b"\nB\n\n", &mut cr), b"B\r\r");
     }
 }
