@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::mqtt::{Connect, Endpoint, Fault, Message, QoS, Session, Transport};
+use crate::mqtt::{BrokerUrl, Connect, Endpoint, Fault, Message, QoS, Session, Transport};
 
 /// How long one connection attempt may take (TCP, TLS, WebSocket upgrade, CONNACK,
 /// SUBACKs).
@@ -27,6 +27,16 @@ type Link = Session<Box<dyn Transport + Send>>;
 /// (refused, reset, timed out) is the broker or the network being away.
 pub fn is_permanent(fault: &Fault) -> bool {
     matches!(fault, Fault::ConnAck(_) | Fault::Tls(_) | Fault::Setup(_))
+}
+
+/// What a failed connection to `url` means, in words: a refused login or certificate
+/// ("cannot log in"), or a broker that cannot be reached.
+pub fn connect_failure(url: &BrokerUrl, fault: &Fault) -> String {
+    if is_permanent(fault) {
+        format!("cannot log in to {url}: {fault}")
+    } else {
+        format!("cannot reach {url}: {fault}")
+    }
 }
 
 /// A device's channel on a broker, reached with a persistent session that reconnects.

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use altair_cloud::channel::{CONNECT_TIMEOUT, ChannelLink, is_permanent};
+use altair_cloud::channel::{CONNECT_TIMEOUT, ChannelLink, connect_failure};
 
 use crate::{Failure, Target};
 
@@ -317,14 +317,10 @@ impl Terminal {
     /// Connects and subscribes, retrying until `deadline` while the broker is away; a
     /// refused login or certificate fails at once.
     fn reconnect(&mut self, deadline: Instant) -> Result<(), Failure> {
-        let url = &self.target.endpoint.url;
-        match self.link.connect(deadline) {
-            Ok(_) => Ok(()),
-            Err(fault) if is_permanent(&fault) => {
-                Err(Failure(format!("cannot log in to {url}: {fault}")))
-            }
-            Err(fault) => Err(Failure(format!("cannot reach {url}: {fault}"))),
-        }
+        self.link
+            .connect(deadline)
+            .map(drop)
+            .map_err(|fault| Failure(connect_failure(&self.target.endpoint.url, &fault)))
     }
 
     /// A failure for `what`, with the output since the last match.

@@ -4,8 +4,8 @@
 //! commands), and with a wrong password.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use altair_cloud::mqtt::Scheme;
@@ -63,18 +63,24 @@ fn run_piped(args: &[String], input: &[u8]) -> Result<Output, Failure> {
     wait_with_limit(child, Duration::from_secs(60))
 }
 
+/// Waits up to `limit` for `child` to exit; `None` if it is still running.
+fn exit_within(child: &mut Child, limit: Duration) -> Result<Option<ExitStatus>, Failure> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| Failure(e.to_string()))? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits for `child` to exit, killing it after `limit`.
 fn wait_with_limit(mut child: Child, limit: Duration) -> Result<Output, Failure> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if child
-            .try_wait()
-            .map_err(|e| Failure(e.to_string()))?
-            .is_some()
-        {
-            return child.wait_with_output().map_err(|e| Failure(e.to_string()));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if exit_within(&mut child, limit)?.is_some() {
+        return child.wait_with_output().map_err(|e| Failure(e.to_string()));
     }
     let _ = child.kill();
     let output = child
@@ -266,20 +272,30 @@ impl Drop for AtTty {
     }
 }
 
+/// A local rig at the CP/M prompt, and `term` at a tty logged in with a client
+/// certificate, once it says the device is online; `None` when skipped.
+fn term_at_a_tty(test: &str) -> Result<Option<(Rig, AtTty)>, Failure> {
+    let Some(mut rig) = rig_at_prompt(test)? else {
+        return Ok(None);
+    };
+    let local = rig.local().expect("a local rig");
+    // A client certificate needs no password file, so no folder is written to.
+    let args = login_args(&local.target(), Path::new("/nonexistent"))?;
+    let mut tty = AtTty::start(&args)?;
+    tty.wait_for("(Ctrl-] ? for help)")?;
+    tty.wait_for("[term] device online")?;
+    Ok(Some((rig, tty)))
+}
+
 fn shell_quote(arg: &str) -> String {
     format!("'{}'", arg.replace('\'', r"'\''"))
 }
 
 #[test]
 fn at_a_tty_keys_ctrl_keys_the_monitor_and_quit_work() -> Result<(), Failure> {
-    let Some(mut rig) = rig_at_prompt("term_at_a_tty")? else {
+    let Some((_rig, mut tty)) = term_at_a_tty("term_at_a_tty")? else {
         return Ok(());
     };
-    let local = rig.local().expect("a local rig");
-    let args = login_args(&local.target(), &PathBuf::from("/nonexistent"))?;
-    let mut tty = AtTty::start(&args)?;
-    tty.wait_for("(Ctrl-] ? for help)")?;
-    tty.wait_for("[term] device online")?;
 
     // Character mode: each key goes at once and CP/M echoes it.
     tty.keys(b"DIR\r")?;
@@ -313,29 +329,18 @@ fn at_a_tty_keys_ctrl_keys_the_monitor_and_quit_work() -> Result<(), Failure> {
     tty.keys(b"\x1d?")?;
     tty.wait_for("q quit")?;
     tty.keys(b"\x1dq")?;
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    loop {
-        if let Some(status) = tty.child.try_wait().map_err(|e| Failure(e.to_string()))? {
-            assert!(status.success(), "term exited with {status}");
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(Failure::new("term did not leave after Ctrl-] q"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = exit_within(&mut tty.child, STEP_TIMEOUT)?
+        .ok_or_else(|| Failure::new("term did not leave after Ctrl-] q"))?;
+    assert!(status.success(), "term exited with {status}");
+    Ok(())
 }
 
 #[test]
 fn at_a_tty_a_broker_restart_is_shown_and_survived() -> Result<(), Failure> {
-    let Some(mut rig) = rig_at_prompt("term_broker_restart")? else {
+    let Some((mut rig, mut tty)) = term_at_a_tty("term_broker_restart")? else {
         return Ok(());
     };
     let local = rig.local().expect("a local rig");
-    let args = login_args(&local.target(), &PathBuf::from("/nonexistent"))?;
-    let mut tty = AtTty::start(&args)?;
-    tty.wait_for("[term] device online")?;
-
     local.broker().stop();
     tty.wait_for("[term] connection lost")?;
     // Typed while the broker is away: held, then sent once it is back.

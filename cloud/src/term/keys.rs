@@ -49,7 +49,8 @@ pub enum Outgoing {
 pub enum Command {
     /// `q`: leave the terminal.
     Quit,
-    /// `l`: switch between line mode and character mode.
+    /// `l`: line mode and character mode were switched (by [`Keys`], before the keys
+    /// after it); the terminal says so.
     SwitchMode,
     /// `s`: show the connection's state.
     ShowStatus,
@@ -75,6 +76,16 @@ pub enum Mode {
     Character,
     /// Lines are edited locally and sent on Enter.
     Line,
+}
+
+impl Mode {
+    /// The mode's name, for the terminal's notes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Character => "character",
+            Mode::Line => "line",
+        }
+    }
 }
 
 /// The typing state: mode, a half-typed escape command, the line being edited, a paste
@@ -175,13 +186,19 @@ impl Keys {
                     ESCAPE_KEY => dev.push(ESCAPE_KEY),
                     _ => {
                         flush_dev(&mut dev, actions);
-                        actions.push(match key.to_ascii_lowercase() {
+                        let action = match key.to_ascii_lowercase() {
                             b'q' => Action::Run(Command::Quit),
-                            b'l' => Action::Run(Command::SwitchMode),
+                            b'l' => {
+                                // At once, so the keys after it in this read are typed in
+                                // the new mode.
+                                self.switch_mode(actions);
+                                Action::Run(Command::SwitchMode)
+                            }
                             b's' => Action::Run(Command::ShowStatus),
                             b'm' => Action::Send(Outgoing::Ctrl(b'M')),
                             _ => Action::Run(Command::Help),
-                        });
+                        };
+                        actions.push(action);
                     }
                 }
                 continue;

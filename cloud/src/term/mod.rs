@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use altair_console::{Input, RawMode, read_input, stdin_is_tty};
 
-use crate::channel::{ChannelLink, is_permanent};
-use crate::mqtt::{Endpoint, Fault};
+use crate::channel::{ChannelLink, connect_failure, is_permanent};
+use crate::mqtt::Endpoint;
 use keys::{Action, Command, Keys, Mode, Outgoing};
 use screen::Screen;
 
@@ -62,10 +62,11 @@ pub struct TermOptions {
     pub linger: Duration,
 }
 
-/// What the two threads share: the connection's state for the notes and the title,
-/// when output last came, and a fatal fault.
+/// What the two threads share: the screen, the connection's state for the notes and the
+/// title, when output last came, and a fatal fault.
 struct Shared {
     screen: Screen,
+    channel: String,
     state: Mutex<State>,
     stop: AtomicBool,
 }
@@ -78,26 +79,52 @@ struct State {
     fatal: Option<String>,
 }
 
+impl State {
+    /// The broker connection and the device's status, in words: `broker connected,
+    /// device online`.
+    fn describe(&self) -> String {
+        format!(
+            "broker {}, device {}",
+            if self.connected {
+                "connected"
+            } else {
+                "reconnecting"
+            },
+            self.device.as_deref().unwrap_or("status unknown")
+        )
+    }
+}
+
 impl Shared {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panicking thread cannot leave the state half-written: it holds plain values.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Records whether the broker connection is up, and shows it in the title.
+    fn set_connected(&self, connected: bool) {
+        let described = {
+            let mut state = self.state();
+            state.connected = connected;
+            state.describe()
+        };
+        self.show_title(&described);
+    }
+
     /// The title: channel, connection and device status.
-    fn show_title(&self, channel: &str) {
-        let (connected, device) = {
-            let s = self.state();
-            (s.connected, s.device.clone())
-        };
-        let link = if connected {
-            "connected"
-        } else {
-            "reconnecting"
-        };
-        let device = device.as_deref().unwrap_or("status unknown");
+    fn show_title(&self, described: &str) {
         self.screen
-            .title(&format!("altair {channel}: device {device}, broker {link}"));
+            .title(&format!("altair {}: {described}", self.channel));
+    }
+
+    /// Records a refused login and stops both threads.
+    fn fail(&self, failure: String) {
+        self.state().fatal = Some(failure);
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 }
 
@@ -120,15 +147,16 @@ pub fn run(options: TermOptions) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
     receiver
         .connect(deadline)
-        .map_err(|f| login_failure(&url, &f))?;
+        .map_err(|f| connect_failure(&url, &f))?;
     if let Err(fault) = sender.connect(deadline) {
         receiver.close();
-        return Err(login_failure(&url, &fault));
+        return Err(connect_failure(&url, &fault));
     }
 
     let tty = stdin_is_tty();
     let shared = Arc::new(Shared {
         screen: Screen::new(tty),
+        channel: options.channel.clone(),
         state: Mutex::new(State {
             connected: true,
             ..State::default()
@@ -147,12 +175,11 @@ pub fn run(options: TermOptions) -> Result<(), String> {
         options.channel,
         if tty { " (Ctrl-] ? for help)" } else { "" }
     ));
-    shared.show_title(&options.channel);
+    shared.set_connected(true);
 
     let output = {
         let shared = Arc::clone(&shared);
-        let channel = options.channel.clone();
-        thread::spawn(move || receive_loop(receiver, &shared, &channel))
+        thread::spawn(move || receive_loop(receiver, &shared))
     };
     let result = type_loop(&mut sender, &options, &shared, tty);
     shared.stop.store(true, Ordering::SeqCst);
@@ -167,21 +194,12 @@ pub fn run(options: TermOptions) -> Result<(), String> {
     }
 }
 
-/// What a failed first connection means.
-fn login_failure(url: &crate::mqtt::BrokerUrl, fault: &Fault) -> String {
-    if is_permanent(fault) {
-        format!("cannot log in to {url}: {fault}")
-    } else {
-        format!("cannot reach {url}: {fault}")
-    }
-}
-
 /// The receiving thread: shows output and status until told to stop, reconnecting when
 /// the connection goes. A refused login ends the terminal.
-fn receive_loop(mut link: ChannelLink, shared: &Shared, channel: &str) {
+fn receive_loop(mut link: ChannelLink, shared: &Shared) {
     let web = link.topic("web");
     let status = link.topic("status");
-    while !shared.stop.load(Ordering::SeqCst) {
+    while !shared.stopping() {
         match link.receive(Instant::now() + STOP_CHECK) {
             Ok(Some(message)) if message.topic == web => {
                 shared.screen.output(&message.payload);
@@ -189,25 +207,27 @@ fn receive_loop(mut link: ChannelLink, shared: &Shared, channel: &str) {
             }
             Ok(Some(message)) if message.topic == status => {
                 let said = String::from_utf8_lossy(&message.payload).into_owned();
-                let changed = shared.state().device.as_deref() != Some(said.as_str());
-                if changed {
+                let described = {
+                    let mut state = shared.state();
+                    let changed = state.device.as_deref() != Some(said.as_str());
+                    state.device = Some(said.clone());
+                    changed.then(|| state.describe())
+                };
+                if let Some(described) = described {
                     shared.screen.note(&format!("device {said}"));
-                    shared.state().device = Some(said);
-                    shared.show_title(channel);
+                    shared.show_title(&described);
                 }
             }
             Ok(_) => {}
             Err(fault) => {
-                shared.state().connected = false;
-                shared.show_title(channel);
+                shared.set_connected(false);
                 shared
                     .screen
                     .note(&format!("connection lost ({fault}); reconnecting"));
                 if !reconnect(&mut link, shared) {
                     break;
                 }
-                shared.state().connected = true;
-                shared.show_title(channel);
+                shared.set_connected(true);
             }
         }
     }
@@ -215,9 +235,9 @@ fn receive_loop(mut link: ChannelLink, shared: &Shared, channel: &str) {
 }
 
 /// Connects `link` again, trying until it works or the terminal stops. Returns whether
-/// it is connected; a permanent fault is recorded as fatal.
+/// it is connected; a refused login stops the terminal.
 fn reconnect(link: &mut ChannelLink, shared: &Shared) -> bool {
-    while !shared.stop.load(Ordering::SeqCst) {
+    while !shared.stopping() {
         match link.connect(Instant::now() + STOP_CHECK) {
             Ok(resumed) => {
                 shared.screen.note(if resumed {
@@ -229,9 +249,7 @@ fn reconnect(link: &mut ChannelLink, shared: &Shared) -> bool {
                 return true;
             }
             Err(fault) if is_permanent(&fault) => {
-                let url = &link.endpoint().url;
-                shared.state().fatal = Some(format!("cannot log in to {url} again: {fault}"));
-                shared.stop.store(true, Ordering::SeqCst);
+                shared.fail(connect_failure(&link.endpoint().url, &fault));
                 return false;
             }
             Err(_) => {}
@@ -253,14 +271,15 @@ fn type_loop(
     let mut buf = [0u8; 4096];
     let mut input_ended: Option<Instant> = None;
     let mut after_cr = false;
-    while !shared.stop.load(Ordering::SeqCst) {
+    while !shared.stopping() {
         if let Some(ended) = input_ended {
             let last = shared.state().last_output.map_or(ended, |t| t.max(ended));
             if last.elapsed() >= options.linger {
                 return Ok(());
             }
             thread::sleep(STOP_CHECK.min(options.linger));
-            keep_alive(link);
+            // A failed ping only drops the connection: the next send connects again.
+            let _ = link.keep_alive();
             continue;
         }
         let wait = link
@@ -274,7 +293,9 @@ fn type_loop(
             Ok(Input::Bytes(n)) => {
                 keys.paste(&line_ends_to_enter(&buf[..n], &mut after_cr), &mut actions);
             }
-            Ok(Input::Nothing) => keep_alive(link),
+            Ok(Input::Nothing) => {
+                let _ = link.keep_alive();
+            }
             Ok(Input::Eof) => input_ended = Some(Instant::now()),
             Err(e) => return Err(format!("cannot read the keyboard: {e}")),
         }
@@ -287,44 +308,18 @@ fn type_loop(
                 }
                 Action::Show(bytes) => shared.screen.output(&bytes),
                 Action::Run(Command::Quit) => return Ok(()),
-                Action::Run(Command::SwitchMode) => {
-                    let mut sent = Vec::new();
-                    keys.switch_mode(&mut sent);
-                    for action in sent {
-                        match action {
-                            Action::Send(outgoing) => {
-                                if !send(link, &outgoing, shared) {
-                                    return Ok(());
-                                }
-                            }
-                            Action::Show(bytes) => shared.screen.output(&bytes),
-                            Action::Run(_) => {}
-                        }
-                    }
-                    shared.screen.note(match keys.mode() {
-                        Mode::Line => "line mode: lines are edited here and sent with Enter",
-                        Mode::Character => "character mode: each key goes at once",
-                    });
-                }
+                Action::Run(Command::SwitchMode) => shared.screen.note(match keys.mode() {
+                    Mode::Line => "line mode: lines are edited here and sent with Enter",
+                    Mode::Character => "character mode: each key goes at once",
+                }),
                 Action::Run(Command::ShowStatus) => {
-                    let s = shared.state();
-                    let note = format!(
-                        "{} channel {}: broker {}, device {}, {} mode",
+                    let described = shared.state().describe();
+                    shared.screen.note(&format!(
+                        "{} channel {}: {described}, {} mode",
                         options.endpoint.url,
                         options.channel,
-                        if s.connected {
-                            "connected"
-                        } else {
-                            "reconnecting"
-                        },
-                        s.device.as_deref().unwrap_or("status unknown"),
-                        match keys.mode() {
-                            Mode::Line => "line",
-                            Mode::Character => "character",
-                        }
-                    );
-                    drop(s);
-                    shared.screen.note(&note);
+                        keys.mode().name()
+                    ));
                 }
                 Action::Run(Command::Help) => shared.screen.note(HELP),
             }
@@ -346,7 +341,7 @@ fn send(link: &mut ChannelLink, outgoing: &Outgoing, shared: &Shared) -> bool {
         Outgoing::Paste(text) => ("dev/paste", text),
     };
     let mut said = false;
-    while !shared.stop.load(Ordering::SeqCst) {
+    while !shared.stopping() {
         match link.publish(leaf, payload, Instant::now() + SEND_PATIENCE) {
             Ok(()) => {
                 if said {
@@ -355,10 +350,7 @@ fn send(link: &mut ChannelLink, outgoing: &Outgoing, shared: &Shared) -> bool {
                 return true;
             }
             Err(fault) if is_permanent(&fault) => {
-                shared.state().fatal = Some(format!(
-                    "cannot log in to {} again: {fault}",
-                    link.endpoint().url
-                ));
+                shared.fail(connect_failure(&link.endpoint().url, &fault));
                 return false;
             }
             Err(fault) if !said => {
@@ -403,11 +395,6 @@ pub fn ask_password(user: &str) -> Result<String, String> {
     }
     let _ = write!(std::io::stderr(), "\r\n");
     String::from_utf8(password).map_err(|_| "the password is not UTF-8".to_owned())
-}
-
-/// Pings if due; a failure only drops the connection (the next send connects again).
-fn keep_alive(link: &mut ChannelLink) {
-    let _ = link.keep_alive();
 }
 
 /// A pipe's line ends as Enter: `\r\n` and `\n` become `\r`, as a person presses it.

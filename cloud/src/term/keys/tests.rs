@@ -176,3 +176,18 @@ fn partial_suffix_finds_the_longest_marker_start() {
     assert_eq!(partial_suffix(b"abc", PASTE_END), 0);
     assert_eq!(partial_suffix(b"", PASTE_END), 0);
 }
+
+#[test]
+fn keys_after_a_mode_switch_in_the_same_read_use_the_new_mode() {
+    let mut keys = Keys::new(Mode::Character, false);
+    assert_eq!(
+        feed(&mut keys, b"x\x1dlab"),
+        [
+            dev(b"x"),
+            Action::Run(Command::SwitchMode),
+            show(b"a"),
+            show(b"b")
+        ]
+    );
+    assert_eq!(keys.mode(), Mode::Line);
+}
