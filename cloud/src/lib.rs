@@ -17,3 +17,4 @@ pub mod mqtt;
 pub mod ports;
 pub mod programs;
 pub mod term;
+pub mod vdisk;

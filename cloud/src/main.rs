@@ -7,7 +7,11 @@ use std::time::Duration;
 use altair_cloud::broker::{self, InitOptions, WebUserOption};
 use altair_cloud::mqtt::{BrokerUrl, Endpoint, Scheme};
 use altair_cloud::term::{self, TermOptions, keys::Mode};
+use altair_cloud::vdisk;
 use clap::{Args, Parser, Subcommand};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Server side of altair-sphere: provision and check the Mosquitto broker, and attach
 /// a terminal to a device through it.
@@ -40,6 +44,63 @@ enum Command {
     /// From a pipe: the input is pasted (line ends become Enter) and the terminal leaves
     /// once the device has been quiet for --linger after the input ends.
     Term(TermArgs),
+    /// The virtual-disk server.
+    Vdisk {
+        #[command(subcommand)]
+        command: VdiskCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum VdiskCommand {
+    /// Serve the devices' disks: one image per channel, DIR/<channel>.dsk, every write
+    /// durable before it is acknowledged. Stops cleanly on SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("scope").required(true).args(["channel", "all"]))]
+struct ServeArgs {
+    /// The broker: normally the local listener, mqtt://127.0.0.1:PORT (also mqtts://
+    /// with --cert/--key, or wss:// with --user).
+    #[arg(long, value_name = "URL")]
+    broker: String,
+    /// The directory of the images.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// Serve one channel.
+    #[arg(long, value_name = "CHANNEL")]
+    channel: Option<String>,
+    /// Serve every channel.
+    #[arg(long)]
+    all: bool,
+    /// The image copied to DIR/<channel>.dsk for a channel that has none.
+    #[arg(long, value_name = "FILE")]
+    template: Option<PathBuf>,
+    /// The shared-subscription group: servers in one group split the requests.
+    #[arg(long, value_name = "GROUP", default_value = vdisk::DEFAULT_GROUP)]
+    share: String,
+    /// Subscribe without sharing (every server in reach answers every request).
+    #[arg(long)]
+    no_share: bool,
+    /// The MQTT client id [default: altair-vdisk-<process id>].
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// The CA for mqtts:// or wss://.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// A client certificate (PEM) for mqtts://.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// A user for wss://.
+    #[arg(long, value_name = "NAME", requires = "password_file")]
+    user: Option<String>,
+    /// A file holding the user's password (one line).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -169,6 +230,22 @@ fn main() -> ExitCode {
             dir,
             web_password_file,
         } => altair_cloud::doctor::run(&dir, web_password_file.as_deref()),
+        Command::Vdisk {
+            command: VdiskCommand::Serve(args),
+        } => match serve_options(args).and_then(|options| {
+            let stop = Arc::new(AtomicBool::new(false));
+            for signal in [SIGTERM, SIGINT] {
+                signal_hook::flag::register(signal, Arc::clone(&stop))
+                    .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+            }
+            vdisk::serve(&options, &stop)
+        }) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("altair-cloud vdisk serve: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Term(args) => match term_options(args).and_then(term::run) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -177,6 +254,40 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Checks the `vdisk serve` arguments and reads the password.
+fn serve_options(a: ServeArgs) -> Result<vdisk::ServeOptions, String> {
+    let url = BrokerUrl::parse(&a.broker)?;
+    if let Some(channel) = &a.channel {
+        altair_pki::check_device_id(channel).map_err(|e| format!("--channel: {e}"))?;
+    }
+    let credentials = match (a.user, &a.password_file) {
+        (Some(user), Some(file)) => {
+            let password = std::fs::read_to_string(file)
+                .map_err(|e| format!("--password-file {}: {e}", file.display()))?;
+            Some((
+                user,
+                password.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
+            ))
+        }
+        _ => None,
+    };
+    Ok(vdisk::ServeOptions {
+        endpoint: Endpoint {
+            url,
+            ca: a.ca,
+            identity: a.cert.zip(a.key),
+            credentials,
+        },
+        dir: a.dir,
+        template: a.template,
+        channel: a.channel,
+        share: (!a.no_share).then_some(a.share),
+        client_id: a
+            .client_id
+            .unwrap_or_else(|| format!("altair-vdisk-{}", std::process::id())),
+    })
 }
 
 /// Checks the term arguments and reads the password.

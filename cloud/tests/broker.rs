@@ -142,7 +142,7 @@ fn init_writes_the_contract_files_with_safe_modes() {
 
     let units = fs::read_to_string(f.path("systemd/altair-vdisk.service")).unwrap();
     assert!(units.contains(&format!(
-        "--broker 127.0.0.1:{} --dir {} --all",
+        "--broker mqtt://127.0.0.1:{} --dir {} --all",
         f.local_port,
         f.path("disks").display()
     )));

@@ -14,6 +14,7 @@
 //!   as a sans-IO state machine the platform's MQTT client drives.
 //! - [`cpm_com`]: the CP/M `.COM` harness used by the CPU conformance programs.
 //! - [`pace`]: turning wall time into state budgets for real-speed runs.
+//! - [`vdisk`]: the virtual disk client: a drive whose image is on a disk server over MQTT.
 //! - [`net`]: the transport to the broker: MQTT 5 over TLS 1.3 with mutual authentication.
 #![no_std]
 #![deny(unsafe_code)]
@@ -31,3 +32,4 @@ pub mod net;
 pub mod pace;
 pub mod platform;
 pub mod session;
+pub mod vdisk;

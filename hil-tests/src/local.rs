@@ -1,6 +1,8 @@
 //! [`LocalRig`]: a whole system on this host for the scenarios: a broker provisioned by
 //! `altair-cloud broker init`, Mosquitto on free ports, and `host-sim mqtt` booting CP/M
-//! from a copy of `../shared/disks/cpm63k.dsk`, optionally through a [`CutProxy`].
+//! from a copy of `../shared/disks/cpm63k.dsk`, optionally through a [`CutProxy`]. With
+//! [`RigOptions::virtual_disk`] the copy is the channel's image on the disk server
+//! (`altair-cloud vdisk serve` on the local listener) and drive A is `mqtt`.
 
 use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt as _;
@@ -11,7 +13,7 @@ use altair_cloud::broker::{InitOptions, WebUserOption, init};
 use altair_cloud::local_broker::{LocalBroker, Ports};
 use altair_cloud::mqtt::{BrokerUrl, Endpoint, Scheme};
 
-use crate::programs::{HOST_SIM, workspace_program};
+use crate::programs::{ALTAIR_CLOUD, HOST_SIM, workspace_program};
 use crate::{CutProxy, Failure, Target};
 
 /// The channel the local device uses.
@@ -30,6 +32,10 @@ pub struct RigOptions {
     /// Do not print the device's and the broker's logs when the rig stops (a benchmark's
     /// output is not captured the way a test's is).
     pub quiet: bool,
+    /// Drive A is the virtual disk, served by `altair-cloud vdisk serve`.
+    pub virtual_disk: bool,
+    /// More arguments for `host-sim mqtt` (such as `--vdisk-no-read-ahead`).
+    pub device_args: Vec<String>,
 }
 
 /// Mosquitto and `host-sim mqtt` on this host; both stop when dropped.
@@ -37,6 +43,7 @@ pub struct LocalRig {
     broker: LocalBroker,
     proxy: Option<CutProxy>,
     device: Option<Child>,
+    disk_server: Option<Child>,
     options: RigOptions,
     /// Last, so the folder goes after the processes using it.
     tmp: tempfile::TempDir,
@@ -74,9 +81,18 @@ impl LocalRig {
             ports,
             &tmp.path().join("mosquitto.log"),
         )?;
-        for name in ["cpm63k.dsk", "88dskrom.bin"] {
+        fs::create_dir(tmp.path().join("disks"))
+            .map_err(|e| Failure(format!("disks folder: {e}")))?;
+        let disk_copy = match options.virtual_disk {
+            true => format!("disks/{CHANNEL}.dsk"),
+            false => "cpm63k.dsk".to_owned(),
+        };
+        for (name, copy) in [
+            ("cpm63k.dsk", disk_copy.as_str()),
+            ("88dskrom.bin", "88dskrom.bin"),
+        ] {
             let from = shared.join("disks").join(name);
-            let to = tmp.path().join(name);
+            let to = tmp.path().join(copy);
             fs::copy(&from, &to).map_err(|e| Failure(format!("copy {}: {e}", from.display())))?;
             fs::set_permissions(&to, fs::Permissions::from_mode(0o644))
                 .map_err(|e| Failure(format!("chmod {}: {e}", to.display())))?;
@@ -89,9 +105,13 @@ impl LocalRig {
             broker,
             proxy,
             device: None,
+            disk_server: None,
             options,
             tmp,
         };
+        if rig.options.virtual_disk {
+            rig.start_disk_server()?;
+        }
         rig.start_device()?;
         Ok(rig)
     }
@@ -152,6 +172,65 @@ impl LocalRig {
         fs::read_to_string(self.tmp.path().join("host-sim.log")).unwrap_or_default()
     }
 
+    /// The disk image the device boots from: the disk server's image of the channel with
+    /// [`RigOptions::virtual_disk`], else host-sim's own file.
+    pub fn disk_image(&self) -> PathBuf {
+        match self.options.virtual_disk {
+            true => self.tmp.path().join(format!("disks/{CHANNEL}.dsk")),
+            false => self.tmp.path().join("cpm63k.dsk"),
+        }
+    }
+
+    /// What the disk server has logged so far.
+    pub fn disk_server_log(&self) -> String {
+        fs::read_to_string(self.tmp.path().join("vdisk.log")).unwrap_or_default()
+    }
+
+    /// Starts `altair-cloud vdisk serve --all` on the local listener (again, after
+    /// [`LocalRig::kill_disk_server`]) and waits until it serves.
+    pub fn start_disk_server(&mut self) -> Result<(), Failure> {
+        if self.disk_server.is_some() {
+            return Ok(());
+        }
+        let log_path = self.tmp.path().join("vdisk.log");
+        let before = self.disk_server_log().matches("vdisk: serving").count();
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| Failure(format!("vdisk log: {e}")))?;
+        let child = Command::new(workspace_program(ALTAIR_CLOUD)?)
+            .args(["vdisk", "serve", "--all", "--broker"])
+            .arg(format!("mqtt://127.0.0.1:{}", self.broker.ports().local))
+            .arg("--dir")
+            .arg(self.tmp.path().join("disks"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| Failure(format!("cannot start the disk server: {e}")))?;
+        self.disk_server = Some(child);
+        let deadline = std::time::Instant::now() + crate::STEP_TIMEOUT;
+        while self.disk_server_log().matches("vdisk: serving").count() == before {
+            if std::time::Instant::now() > deadline {
+                return Err(Failure(format!(
+                    "the disk server did not start:\n{}",
+                    self.disk_server_log()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// Kills the disk server at once (SIGKILL, a crash).
+    pub fn kill_disk_server(&mut self) {
+        if let Some(mut child) = self.disk_server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Whether the host-sim process is still running.
     pub fn device_running(&mut self) -> bool {
         self.device
@@ -188,10 +267,10 @@ impl LocalRig {
                 "--key={}",
                 dir.join(format!("devices/{CHANNEL}.key")).display()
             ))
-            .arg(format!(
-                "--disk=A={}",
-                self.tmp.path().join("cpm63k.dsk").display()
-            ))
+            .arg(match self.options.virtual_disk {
+                true => "--disk=A=mqtt".to_owned(),
+                false => format!("--disk=A={}", self.disk_image().display()),
+            })
             .arg(format!(
                 "--rom=0xFF00={}",
                 self.tmp.path().join("88dskrom.bin").display()
@@ -203,6 +282,7 @@ impl LocalRig {
         if let Some(mhz) = self.options.mhz {
             cmd.arg(format!("--mhz={mhz}"));
         }
+        cmd.args(&self.options.device_args);
         let child = cmd
             .spawn()
             .map_err(|e| Failure(format!("cannot start host-sim: {e}")))?;
@@ -222,8 +302,12 @@ impl LocalRig {
 impl Drop for LocalRig {
     fn drop(&mut self) {
         self.stop_device();
+        self.kill_disk_server();
         if self.options.quiet {
             return;
+        }
+        if self.options.virtual_disk {
+            println!("--- the disk server's log ---\n{}", self.disk_server_log());
         }
         // The test harness shows a test's output only when it fails: then these say what
         // the device and the broker saw.

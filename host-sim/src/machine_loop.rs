@@ -23,7 +23,7 @@ use altair_firmware::machine::{Altair, Stop};
 use altair_firmware::monitor::{Monitor, PROMPT, Reply};
 use altair_firmware::pace::Pacer;
 
-use crate::file_disk::FileDisk;
+use crate::drive::Drive;
 use altair_console::{self as terminal, ESCAPE_KEY, Input, RawMode};
 
 /// Longest sleep while the guest is idle: a guest that polls the console while it
@@ -98,7 +98,7 @@ enum Typing {
 
 /// The running session.
 pub struct Session {
-    altair: Box<Altair<FileDisk>>,
+    altair: Box<Altair<Drive>>,
     monitor: Monitor,
     in_monitor: bool,
     monitor_line: Vec<u8>,
@@ -113,7 +113,7 @@ pub struct Session {
 impl Session {
     /// A session on a prepared machine. `mhz` paces the guest; `None` runs flat out.
     /// `start_in_monitor` opens the front panel first (nothing to boot).
-    pub fn new(altair: Box<Altair<FileDisk>>, mhz: Option<f64>, start_in_monitor: bool) -> Self {
+    pub fn new(altair: Box<Altair<Drive>>, mhz: Option<f64>, start_in_monitor: bool) -> Self {
         let started = Instant::now();
         let pacer = mhz.map(|m| Pacer::new((m * 1_000_000.0).round() as u64, 0, altair.cpu.cycles));
         Session {

@@ -3,7 +3,7 @@
 //! - `host-sim com FILE.COM [--stats]`: run a CP/M test program on the bare 8080.
 //! - `host-sim run [--disk A=PATH]... [--rom ADDR=PATH]... [--basic PATH] [--mhz F]`:
 //!   the Altair on your terminal.
-//! - `host-sim mqtt [--broker HOST[:PORT]] [--channel CH] [--ca F --cert F --key F] ...`:
+//! - `host-sim mqtt [--broker HOST[:PORT]] [--channel CH] [--ca F --cert F --key F] [--disk A=mqtt] ...`:
 //!   the Altair with its terminal on an MQTT broker over mutual TLS, as the device.
 
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use altair_firmware::cpm_com::Status;
 use altair_firmware::session::{EchoSuppression, Options};
+use altair_firmware::vdisk::{self, VirtualDisk};
 use altair_sphere::config::{CHANNEL, MQTT_HOST, MQTT_PORT};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use host_sim::com;
@@ -72,6 +73,14 @@ enum Command {
         /// `matching`.
         #[arg(long, value_name = "RULE", num_args = 0..=1, default_missing_value = "count")]
         echo_suppression: Option<EchoRule>,
+        /// For a virtual disk (`--disk A=mqtt`) on a disk server that never acknowledges
+        /// writes (the original's): a write completes once it is sent at QoS 1.
+        #[arg(long)]
+        vdisk_no_acks: bool,
+        /// For a virtual disk: ask for one sector at a time, as the original device did,
+        /// instead of the rest of the track with each miss.
+        #[arg(long)]
+        vdisk_no_read_ahead: bool,
         #[command(flatten)]
         machine: MachineArgs,
     },
@@ -80,7 +89,8 @@ enum Command {
 /// What the machine runs: media and speed.
 #[derive(Args)]
 struct MachineArgs {
-    /// Attach a disk image: A=PATH (drives A to D).
+    /// Attach a disk image: A=PATH (drives A to D). In `mqtt`, A=mqtt makes the drive
+    /// the channel's virtual disk on the disk server (`altair-cloud vdisk serve`).
     #[arg(long = "disk", value_name = "DRIVE=PATH", value_parser = parse_disk)]
     disks: Vec<(usize, PathBuf)>,
     /// Load a ROM image at an address: ADDR=PATH (hex, e.g. 0xFF00=88dskrom.bin).
@@ -168,8 +178,14 @@ fn main() -> ExitCode {
             cert,
             key,
             echo_suppression,
+            vdisk_no_acks,
+            vdisk_no_read_ahead,
             machine,
         } => {
+            let disk_options = vdisk::Options {
+                read_ahead: !vdisk_no_read_ahead,
+                acknowledged_writes: !vdisk_no_acks,
+            };
             let pki = match (ca, cert, key) {
                 (Some(ca), Some(cert), Some(key)) => Pki::from_pem_files(&ca, &cert, &key),
                 _ => Ok(Pki::baked()),
@@ -192,7 +208,7 @@ fn main() -> ExitCode {
                     },
                     mhz: None,
                 };
-                run_mqtt(config, machine)
+                run_mqtt(config, machine, disk_options)
             })
         }
     };
@@ -222,7 +238,7 @@ fn run_com(file: &std::path::Path, stats: bool) -> Result<ExitCode, String> {
 
 fn run_machine(machine: MachineArgs, stats: bool) -> Result<ExitCode, String> {
     let (media, mhz) = machine.media()?;
-    let prepared = setup::prepare(media)?;
+    let prepared = setup::prepare(media, None)?;
     let session = Session::new(prepared.altair, mhz, prepared.start_in_monitor);
     let (ending, counters) = session.run().map_err(|e| format!("terminal: {e}"))?;
     if stats {
@@ -234,9 +250,21 @@ fn run_machine(machine: MachineArgs, stats: bool) -> Result<ExitCode, String> {
     }
 }
 
-fn run_mqtt(mut config: MqttConfig, machine: MachineArgs) -> Result<ExitCode, String> {
+fn run_mqtt(
+    mut config: MqttConfig,
+    machine: MachineArgs,
+    disk_options: vdisk::Options,
+) -> Result<ExitCode, String> {
     let (media, mhz) = machine.media()?;
     config.mhz = mhz;
-    let prepared = setup::prepare(media)?;
+    let wants_vdisk = media
+        .disks
+        .iter()
+        .any(|(_, path)| path.as_os_str() == host_sim::drive::VIRTUAL);
+    let vdisk = wants_vdisk
+        .then(|| VirtualDisk::new(&config.channel, disk_options))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let prepared = setup::prepare(media, vdisk)?;
     match mqtt_mode::run(&config, prepared)? {}
 }

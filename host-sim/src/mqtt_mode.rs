@@ -9,7 +9,11 @@
 //! - the session's transmits go into the link; one the link cannot take yet (its
 //!   transmit buffer is full of unacknowledged messages) stays in the session;
 //! - the link is polled for inbound messages when the socket is readable (and at least
-//!   every [`KEEPALIVE_POLL`] for keepalive), each going to [`Session::on_message`];
+//!   every [`KEEPALIVE_POLL`] for keepalive), each going to the virtual disk
+//!   ([`VirtualDisk::on_message`]) when it is on a disk topic, else to
+//!   [`Session::on_message`];
+//! - a drive given as `mqtt` is the virtual disk: while the guest waits on it (a read
+//!   not yet answered, a write not yet acknowledged) the loop sleeps on the socket;
 //! - when the guest is idle (CP/M at `A>`) the loop sleeps in `poll(2)` on the socket
 //!   until a message comes, the session's next deadline, or [`IDLE_WAIT`];
 //! - when the link fails the session buffers output and the guest runs on; the link
@@ -29,11 +33,12 @@ use altair_firmware::net::{
     Received, Reconnect, block_on,
 };
 use altair_firmware::pace::Pacer;
-use altair_firmware::session::{self, Options, Session, Transmit};
+use altair_firmware::session::{self, Options, Outgoing as _, Session, Transmit};
+use altair_firmware::vdisk::VirtualDisk;
 use altair_pki::{CertInfo, private_key_der};
 use embassy_time::{Duration, Instant};
 
-use crate::file_disk::FileDisk;
+use crate::drive::Drive;
 use crate::machine_loop::{IDLE_WAIT, batch_budget, pacing_wait};
 use crate::net_host::{self, Rng, Tcp, wait_readable};
 use crate::setup::Prepared;
@@ -192,10 +197,10 @@ pub fn run(config: &MqttConfig, prepared: Prepared) -> Result<Infallible, String
                     "connected to {broker}; terminal on altair/{}/web",
                     config.channel
                 );
-                guest.session.connected();
+                guest.connected();
                 let e = serve(&mut conn, &socket, &mut guest);
                 drop(conn);
-                guest.session.disconnected();
+                guest.disconnected();
                 log::warn!("connection to {broker} lost: {e}; output is buffered");
             }
         }
@@ -237,33 +242,30 @@ fn dial<'l, 'b>(
 fn serve(conn: &mut Connected<'_, '_, Tcp>, socket: &TcpStream, guest: &mut Guest) -> LinkError {
     let mut inbound = Inbound::<128, 512>::new();
     let mut last_poll = std::time::Instant::now();
+    let mut more_inbound = false;
     loop {
         let ran = guest.step();
-        let busy = match flush(conn, &mut guest.session) {
+        let busy = match guest.flush(conn) {
             Ok(busy) => busy,
             Err(e) => return e,
         };
-        let wait = guest.wait(ran, busy);
+        let wait = if more_inbound {
+            // Messages already read from the socket wait in the link's buffers.
+            StdDuration::ZERO
+        } else {
+            guest.wait(ran, busy)
+        };
         let readable = match wait_readable(socket.as_fd(), wait) {
             Ok(readable) => readable,
             Err(e) => return LinkError::Closed(io_kind(&e)),
         };
-        if readable || last_poll.elapsed() >= KEEPALIVE_POLL {
+        if readable || more_inbound || last_poll.elapsed() >= KEEPALIVE_POLL {
             last_poll = std::time::Instant::now();
-            if let Err(e) = receive(conn, &mut inbound, guest) {
-                return e;
+            match receive(conn, &mut inbound, guest) {
+                Ok(more) => more_inbound = more,
+                Err(e) => return e,
             }
         }
-    }
-}
-
-/// Hands the session's transmits to the link. `Ok(true)` when the link could not take
-/// one yet (it stays in the session); an error when the connection failed.
-fn flush(conn: &mut Connected<'_, '_, Tcp>, session: &mut Session) -> Result<bool, LinkError> {
-    match session.flush(net_host::now_ms(), |t| send(conn, t)) {
-        Ok(_) => Ok(false),
-        Err(LinkError::Busy) => Ok(true),
-        Err(e) => Err(e),
     }
 }
 
@@ -271,7 +273,7 @@ fn flush(conn: &mut Connected<'_, '_, Tcp>, session: &mut Session) -> Result<boo
 fn send(conn: &mut Connected<'_, '_, Tcp>, t: Transmit<'_>) -> Result<(), LinkError> {
     match t {
         Transmit::Subscribe(subscriptions) => {
-            let topics = subscriptions.map(|s| s.topic);
+            let topics: Vec<&str> = subscriptions.iter().map(|s| s.topic).collect();
             block_on(conn.subscribe(&topics, IO_TIMEOUT)).map(drop)
         }
         Transmit::Publish(p) => {
@@ -297,21 +299,22 @@ fn link_qos(qos: session::QoS) -> QoS {
 }
 
 /// Serves the link without waiting: acknowledgements, keepalive, and inbound messages
-/// (at most [`MESSAGES_PER_POLL`]) into the session.
+/// (at most [`MESSAGES_PER_POLL`]) into the session. `Ok(true)` when it stopped at that
+/// limit, so more may be waiting.
 fn receive(
     conn: &mut Connected<'_, '_, Tcp>,
     inbound: &mut Inbound<128, 512>,
     guest: &mut Guest,
-) -> Result<(), LinkError> {
+) -> Result<bool, LinkError> {
     for _ in 0..MESSAGES_PER_POLL {
         match block_on(conn.poll(inbound, Duration::from_ticks(0)))? {
             Received::Message => guest.on_message(&inbound.topic, &inbound.payload),
             // The link logged it; nothing reached the session.
             Received::Dropped { .. } => {}
-            Received::Idle => return Ok(()),
+            Received::Idle => return Ok(false),
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// What one [`Guest::step`] did.
@@ -327,8 +330,10 @@ enum Ran {
 
 /// The machine and its terminal session.
 struct Guest {
-    altair: Box<Altair<FileDisk>>,
+    altair: Box<Altair<Drive>>,
     session: Session,
+    /// The drive that is the virtual disk, if any.
+    vdisk_drive: Option<usize>,
     pacer: Option<Pacer>,
     started: std::time::Instant,
     /// The CPU was stopped (monitor) or idle: the pacer starts afresh when it runs.
@@ -346,13 +351,65 @@ impl Guest {
             session.enter_monitor(&mut altair, net_host::now_ms());
         }
         let pacer = mhz.map(|m| Pacer::new((m * 1_000_000.0).round() as u64, 0, altair.cpu.cycles));
+        let vdisk_drive = (0..altair_firmware::machine::disk::DRIVES)
+            .find(|&n| matches!(altair.devices.disks.storage(n), Some(Drive::Virtual(_))));
         Guest {
             altair,
             session,
+            vdisk_drive,
             pacer,
             started: std::time::Instant::now(),
             rebase: false,
         }
+    }
+
+    /// The virtual disk, if a drive is one.
+    fn vdisk(&mut self) -> Option<&mut VirtualDisk> {
+        match self.altair.devices.disks.storage_mut(self.vdisk_drive?)? {
+            Drive::Virtual(disk) => Some(disk),
+            Drive::File(_) => None,
+        }
+    }
+
+    /// The link is up: the session and the virtual disk subscribe and resend.
+    fn connected(&mut self) {
+        self.session.connected();
+        if let Some(disk) = self.vdisk() {
+            disk.connected();
+        }
+    }
+
+    /// The link is down: both buffer.
+    fn disconnected(&mut self) {
+        self.session.disconnected();
+        if let Some(disk) = self.vdisk() {
+            disk.disconnected();
+            log::info!("virtual disk: {:?}", disk.stats());
+        }
+    }
+
+    /// Hands the virtual disk's and the session's transmits to the link, the disk's
+    /// first (the guest waits on them). `Ok(true)` when the link could not take one yet
+    /// (it stays where it was); an error when the connection failed.
+    fn flush(&mut self, conn: &mut Connected<'_, '_, Tcp>) -> Result<bool, LinkError> {
+        let now = net_host::now_ms();
+        let disk = match self.vdisk() {
+            Some(disk) => disk.flush(now, |t| send(conn, t)).map(drop),
+            None => Ok(()),
+        };
+        let result = disk.and_then(|()| self.session.flush(now, |t| send(conn, t)).map(drop));
+        match result {
+            Ok(()) => Ok(false),
+            Err(LinkError::Busy) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The earlier of the session's and the virtual disk's deadlines.
+    fn next_deadline_ms(&mut self) -> Option<u64> {
+        let session = self.session.next_deadline_ms();
+        let disk = self.vdisk().and_then(|d| d.next_deadline_ms());
+        session.into_iter().chain(disk).min()
     }
 
     fn now_us(&self) -> u64 {
@@ -387,15 +444,16 @@ impl Guest {
     /// How long the loop may wait for the network after `ran`, given whether the link
     /// refused a transmit (`busy`): until the session's next deadline, at most
     /// [`IDLE_WAIT`] while the guest is idle, and not at all while it is busy.
-    fn wait(&self, ran: Ran, busy: bool) -> StdDuration {
+    fn wait(&mut self, ran: Ran, busy: bool) -> StdDuration {
         let guest = match ran {
-            Ran::Monitor | Ran::Stopped(Stop::Idle | Stop::Halted) => IDLE_WAIT,
+            // The guest waits for the disk server: its reply wakes the socket.
+            Ran::Monitor | Ran::Stopped(Stop::Idle | Stop::Halted | Stop::Storage) => IDLE_WAIT,
             // The output waits for the link: wait for its acknowledgements.
             Ran::Stopped(Stop::OutputFull) if busy => IDLE_WAIT,
             Ran::Paced => pacing_wait(self.pacer.as_ref(), self.now_us(), self.altair.cpu.cycles),
             Ran::Stopped(_) => StdDuration::ZERO,
         };
-        match self.session.next_deadline_ms() {
+        match self.next_deadline_ms() {
             // A refused transmit stays due: retry after the link's next read, not at once.
             Some(_) if busy => guest,
             Some(at) => {
@@ -407,6 +465,11 @@ impl Guest {
     }
 
     fn on_message(&mut self, topic: &str, payload: &[u8]) {
+        if let Some(disk) = self.vdisk()
+            && disk.on_message(topic, payload)
+        {
+            return;
+        }
         self.session
             .on_message(topic, payload, &mut self.altair, net_host::now_ms());
     }

@@ -4,14 +4,17 @@
 use std::path::PathBuf;
 
 use altair_firmware::machine::{Altair, DISK_BOOT_ROM};
+use altair_firmware::vdisk::VirtualDisk;
 
+use crate::drive::{self, Drive};
 use crate::file_disk::FileDisk;
 use crate::media;
 
 /// What to attach and load.
 #[derive(Debug, Clone, Default)]
 pub struct Media {
-    /// Disk images by drive (0 is A).
+    /// Disk images by drive (0 is A); the path [`drive::VIRTUAL`] (`mqtt`) is the virtual
+    /// disk.
     pub disks: Vec<(usize, PathBuf)>,
     /// ROM images by load address.
     pub roms: Vec<(u16, PathBuf)>,
@@ -22,21 +25,23 @@ pub struct Media {
 /// A machine ready to run.
 pub struct Prepared {
     /// The machine, PC set to where it starts.
-    pub altair: Box<Altair<FileDisk>>,
+    pub altair: Box<Altair<Drive>>,
     /// Nothing was given or found to start: open the front-panel monitor first.
     pub start_in_monitor: bool,
 }
 
 /// Builds the machine from `media`. With nothing given it boots CP/M if the boot ROM
 /// and disk are found ([`media::find_cpm`]); a disk without a ROM gets the boot ROM from
-/// the search folders. Notes for the user go to stderr.
-pub fn prepare(media: Media) -> Result<Prepared, String> {
+/// the search folders. `vdisk` is the medium of the drive given as `mqtt`, for the
+/// modes that have a network (`None` refuses such a drive). Notes for the user go to
+/// stderr.
+pub fn prepare(media: Media, vdisk: Option<VirtualDisk>) -> Result<Prepared, String> {
     let Media {
         mut disks,
         mut roms,
         basic,
     } = media;
-    let mut altair: Box<Altair<FileDisk>> = Box::default();
+    let mut altair: Box<Altair<Drive>> = Box::default();
     if disks.is_empty() && roms.is_empty() && basic.is_none() {
         if let Some((rom, disk)) = media::find_cpm() {
             eprintln!(
@@ -56,7 +61,7 @@ pub fn prepare(media: Media) -> Result<Prepared, String> {
         })?;
         roms.push((DISK_BOOT_ROM, rom));
     }
-    attach_disks(&mut altair, &disks)?;
+    attach_disks(&mut altair, &disks, vdisk)?;
     let mut start = None;
     for (addr, path) in &roms {
         let image = read(path)?;
@@ -85,8 +90,27 @@ pub fn prepare(media: Media) -> Result<Prepared, String> {
     })
 }
 
-fn attach_disks(altair: &mut Altair<FileDisk>, disks: &[(usize, PathBuf)]) -> Result<(), String> {
+fn attach_disks(
+    altair: &mut Altair<Drive>,
+    disks: &[(usize, PathBuf)],
+    mut vdisk: Option<VirtualDisk>,
+) -> Result<(), String> {
+    let mut virtual_given = false;
     for (drive, path) in disks {
+        if path.as_os_str() == drive::VIRTUAL {
+            let disk = vdisk.take().ok_or(if virtual_given {
+                "only one drive can be the virtual disk (mqtt)"
+            } else {
+                "a virtual disk (DRIVE=mqtt) needs `host-sim mqtt`; for a file named mqtt \
+                 write ./mqtt"
+            })?;
+            virtual_given = true;
+            altair
+                .devices
+                .disks
+                .attach(*drive, Drive::Virtual(Box::new(disk)));
+            continue;
+        }
         let disk = FileDisk::open(path).map_err(|e| e.to_string())?;
         if !disk.is_writable() {
             eprintln!(
@@ -95,7 +119,7 @@ fn attach_disks(altair: &mut Altair<FileDisk>, disks: &[(usize, PathBuf)]) -> Re
                 (b'A' + *drive as u8) as char
             );
         }
-        altair.devices.disks.attach(*drive, disk);
+        altair.devices.disks.attach(*drive, Drive::File(disk));
     }
     Ok(())
 }

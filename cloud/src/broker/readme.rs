@@ -77,6 +77,14 @@ journalctl -u {broker_unit} -f      # its log
 Open ports {tls} and {ws} in the firewall; {local} stays on 127.0.0.1. The directory
 must stay where it is: the configuration and the units name it by absolute path.
 
+## Virtual disks
+
+A device started with its drive A on the disk server (`--disk A=mqtt` in host-sim) reads
+and writes `disks/<id>.dsk`: copy a CP/M image there (337,568 or 337,664 bytes), owned
+by the user the disk server runs as. Every write is on disk (fdatasync) before the
+device is told it is done. To make a new device's image from a template instead, add
+`--template FILE` to the unit's `ExecStart`.
+
 ## Add a device
 
 ```sh

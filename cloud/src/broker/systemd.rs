@@ -59,7 +59,7 @@ After=altair-mosquitto.service
 Wants=altair-mosquitto.service
 
 [Service]
-ExecStart={exe} vdisk serve --broker 127.0.0.1:{port} --dir {disks} --all
+ExecStart={exe} vdisk serve --broker mqtt://127.0.0.1:{port} --dir {disks} --all
 Restart=on-failure
 RestartSec=2
 # It needs to write only its disk images.
@@ -95,7 +95,7 @@ mod tests {
         assert!(broker.contains("\nRestart=on-failure\n"));
         let vdisk = render_vdisk(&layout, &record);
         assert!(vdisk.contains(
-            "\nExecStart=/usr/local/bin/altair-cloud vdisk serve --broker 127.0.0.1:1999 \
+            "\nExecStart=/usr/local/bin/altair-cloud vdisk serve --broker mqtt://127.0.0.1:1999 \
              --dir /srv/b/disks --all\n"
         ));
         assert!(vdisk.contains("\nAfter=altair-mosquitto.service\n"));

@@ -3,20 +3,27 @@
 //!
 //! Two kinds of login reach the same topics: a device-style client certificate on the
 //! device listener (`mqtts://HOST:8884`), or a user name and password on the browser
-//! listener (`wss://HOST:8091`, MQTT over WebSockets over TLS).
+//! listener (`wss://HOST:8091`, MQTT over WebSockets over TLS). The disk server uses the
+//! third listener, plain MQTT on 127.0.0.1 (`mqtt://127.0.0.1:PORT`), which `broker init`
+//! opens only on loopback and allows only the disk topics.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::ClientConfig;
+
 use super::transport::{
-    Fault, Transport, client_config, load_certs, load_key, open_tls, open_wss, roots_from,
-    system_roots,
+    Fault, StreamTransport, Transport, client_config, connect_tcp, load_certs, load_key, open_tls,
+    open_wss, roots_from, system_roots,
 };
 
 /// How the bytes travel to the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
+    /// Plain MQTT (`mqtt://`), the local listener on 127.0.0.1; default port 1883.
+    Mqtt,
     /// MQTT over TLS (`mqtts://`), the device listener; default port 8884.
     Mqtts,
     /// MQTT over WebSockets over TLS (`wss://`), the browser listener; default port 8091.
@@ -27,6 +34,7 @@ impl Scheme {
     /// The port `broker init` gives this listener.
     pub fn default_port(self) -> u16 {
         match self {
+            Self::Mqtt => 1883,
             Self::Mqtts => 8884,
             Self::Wss => 8091,
         }
@@ -45,16 +53,18 @@ pub struct BrokerUrl {
 }
 
 impl BrokerUrl {
-    /// Parses `mqtts://HOST[:PORT]`, `wss://HOST[:PORT][/mqtt]` or a bare `HOST[:PORT]`
-    /// (taken as `mqtts`); a missing port is the scheme's default.
+    /// Parses `mqtts://HOST[:PORT]`, `wss://HOST[:PORT][/mqtt]`, `mqtt://HOST[:PORT]` or
+    /// a bare `HOST[:PORT]` (taken as `mqtts`); a missing port is the scheme's default.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (scheme, rest) = match text.split_once("://") {
             Some(("mqtts" | "ssl" | "tls", rest)) => (Scheme::Mqtts, rest),
             Some(("wss", rest)) => (Scheme::Wss, rest),
+            Some(("mqtt" | "tcp", rest)) => (Scheme::Mqtt, rest),
             Some((other, _)) => {
                 return Err(format!(
                     "broker \"{text}\": scheme {other}:// is not supported (use mqtts:// for a \
-                     client certificate or wss:// for a user name and password; both are TLS)"
+                     client certificate, wss:// for a user name and password, or mqtt:// for \
+                     the local listener)"
                 ));
             }
             None => (Scheme::Mqtts, text),
@@ -62,7 +72,7 @@ impl BrokerUrl {
         let authority = match scheme {
             // The browser listener answers on any path; `/mqtt` is what browsers use.
             Scheme::Wss => rest.strip_suffix("/mqtt").unwrap_or(rest),
-            Scheme::Mqtts => rest,
+            Scheme::Mqtts | Scheme::Mqtt => rest,
         };
         let (host, port) = match authority.rsplit_once(':') {
             Some((host, port)) => (
@@ -76,7 +86,8 @@ impl BrokerUrl {
         };
         if host.is_empty() || host.contains('/') {
             return Err(format!(
-                "broker \"{text}\": expected mqtts://HOST:PORT or wss://HOST:PORT"
+                "broker \"{text}\": expected mqtts://HOST:PORT, wss://HOST:PORT or \
+                 mqtt://HOST:PORT"
             ));
         }
         Ok(Self {
@@ -90,6 +101,7 @@ impl BrokerUrl {
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = match self.scheme {
+            Scheme::Mqtt => "mqtt",
             Scheme::Mqtts => "mqtts",
             Scheme::Wss => "wss",
         };
@@ -112,9 +124,20 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Opens TCP, TLS and (for `wss`) the WebSocket upgrade, each step within `timeout`.
-    /// The MQTT login itself is [`super::Session::connect`] with [`Endpoint::login`].
+    /// Opens TCP, TLS (but for `mqtt`) and (for `wss`) the WebSocket upgrade, each step
+    /// within `timeout`. The MQTT login itself is [`super::Session::connect`] with
+    /// [`Endpoint::login`].
     pub fn open(&self, timeout: Duration) -> Result<Box<dyn Transport + Send>, Fault> {
+        let BrokerUrl { scheme, host, port } = &self.url;
+        Ok(match scheme {
+            Scheme::Mqtt => Box::new(StreamTransport(connect_tcp(host, *port, timeout)?)),
+            Scheme::Mqtts => Box::new(open_tls(host, *port, self.tls_config()?, timeout)?),
+            Scheme::Wss => Box::new(open_wss(host, *port, self.tls_config()?, timeout)?),
+        })
+    }
+
+    /// The TLS configuration: the CA (or the system roots) and the client certificate.
+    fn tls_config(&self) -> Result<Arc<ClientConfig>, Fault> {
         let roots = match &self.ca {
             Some(ca) => roots_from(ca)?,
             None => system_roots()?,
@@ -123,12 +146,7 @@ impl Endpoint {
             Some((cert, key)) => Some((load_certs(cert)?, load_key(key)?)),
             None => None,
         };
-        let config = client_config(roots, identity)?;
-        let BrokerUrl { scheme, host, port } = &self.url;
-        Ok(match scheme {
-            Scheme::Mqtts => Box::new(open_tls(host, *port, config, timeout)?),
-            Scheme::Wss => Box::new(open_wss(host, *port, config, timeout)?),
-        })
+        client_config(roots, identity)
     }
 
     /// The user name and password for CONNECT, if any.
@@ -162,7 +180,14 @@ mod tests {
     #[test]
     fn bad_urls_say_what_is_expected() {
         let err = |s| BrokerUrl::parse(s).unwrap_err();
-        assert!(err("mqtt://h").contains("mqtts://"), "{}", err("mqtt://h"));
+        assert!(err("http://h").contains("mqtts://"), "{}", err("http://h"));
+        assert_eq!(
+            BrokerUrl::parse("mqtt://127.0.0.1:1999")
+                .unwrap()
+                .to_string(),
+            "mqtt://127.0.0.1:1999"
+        );
+        assert_eq!(BrokerUrl::parse("mqtt://h").unwrap().port, 1883);
         assert!(err("ws://h:1").contains("not supported"));
         assert!(err("h:x").contains("\"x\" is not a port"));
         assert!(err("h:0").contains("not a port"));

@@ -123,6 +123,20 @@ impl<T: Transport> Session<T> {
         }
     }
 
+    /// The next message already received, without waiting: `None` when getting one
+    /// would mean reading from the transport. For draining what arrived together.
+    pub fn receive_buffered(&mut self) -> Result<Option<Message>, Fault> {
+        loop {
+            if let Some(message) = self.inbox.pop_front() {
+                return Ok(Some(message));
+            }
+            match packet::split_packet(&mut self.buf)? {
+                Some(packet) => self.keep(packet)?,
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// Sends PINGREQ and waits until `deadline` for the PINGRESP ([`Fault::NoPingResp`]).
     pub fn ping(&mut self, deadline: Instant) -> Result<(), Fault> {
         self.send(&packet::pingreq())?;

@@ -272,11 +272,18 @@ pub struct Publish<'a> {
     pub retain: bool,
 }
 
-/// What the session wants the client to send next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The most topic filters in one [`Transmit::Subscribe`]: the terminal's three inbound
+/// topics (the virtual disk asks for two).
+pub const MAX_FILTERS: usize = 3;
+
+/// The topic filters of one SUBSCRIBE packet.
+pub type Subscriptions<'a> = Vec<Subscription<'a>, MAX_FILTERS>;
+
+/// What the session (or the virtual disk, `crate::vdisk`) wants the client to send next.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transmit<'a> {
     /// Subscribe to these topics (one SUBSCRIBE packet).
-    Subscribe([Subscription<'a>; 3]),
+    Subscribe(Subscriptions<'a>),
     /// Publish this message.
     Publish(Publish<'a>),
 }
@@ -327,6 +334,92 @@ enum Polled {
     Subscribe,
     Status,
     Output,
+}
+
+/// Something that hands its MQTT packets to the platform's client one at a time: the
+/// terminal [`Session`] and the virtual disk (`crate::vdisk::VirtualDisk`). What
+/// [`Outgoing::poll_transmit`] hands out stays due until [`Outgoing::transmitted`], so a
+/// packet the client refuses is offered again, unchanged.
+pub trait Outgoing {
+    /// What to send now, if anything; the same thing again until `transmitted`.
+    fn poll_transmit(&mut self, now_ms: u64) -> Option<Transmit<'_>>;
+
+    /// The client took what [`Outgoing::poll_transmit`] last returned. Without a
+    /// preceding `poll_transmit` this does nothing.
+    fn transmitted(&mut self);
+
+    /// Hands everything due to `send`, marking each item transmitted when `send` returns
+    /// `Ok`. Stops at the first error, which is returned; the refused item stays and is
+    /// offered again next time. Returns how many items were sent.
+    fn flush<E>(
+        &mut self,
+        now_ms: u64,
+        mut send: impl FnMut(Transmit<'_>) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut sent = 0;
+        // `let else` rather than `while let`: the item (which owns its filter list) is
+        // moved into `send` before `transmitted` borrows `self` again.
+        loop {
+            let Some(item) = self.poll_transmit(now_ms) else {
+                break;
+            };
+            send(item)?;
+            self.transmitted();
+            sent += 1;
+        }
+        Ok(sent)
+    }
+}
+
+impl Outgoing for Session {
+    /// What to send now, if anything: the subscriptions and the `online` status after
+    /// connecting, then output. The same thing is offered again until
+    /// [`Session::transmitted`] says the client took it.
+    fn poll_transmit(&mut self, now_ms: u64) -> Option<Transmit<'_>> {
+        if !self.online {
+            return None;
+        }
+        if self.need_subscribe {
+            self.polled = Some(Polled::Subscribe);
+            return Some(Transmit::Subscribe(self.topics.subscriptions()));
+        }
+        if self.need_status {
+            self.polled = Some(Polled::Status);
+            return Some(Transmit::Publish(Publish {
+                topic: self.topics.status(),
+                payload: STATUS_ONLINE,
+                qos: QoS::AtLeastOnce,
+                retain: true,
+            }));
+        }
+        let payload = self.outbox.staged(now_ms, self.options.max_latency_ms);
+        if payload.is_empty() {
+            self.polled = None;
+            return None;
+        }
+        self.polled = Some(Polled::Output);
+        Some(Transmit::Publish(Publish {
+            topic: self.topics.web(),
+            payload,
+            qos: self.options.output_qos,
+            retain: false,
+        }))
+    }
+
+    /// The client accepted what [`Session::poll_transmit`] last returned: it can go.
+    /// Without a preceding `poll_transmit` this does nothing.
+    fn transmitted(&mut self) {
+        match self.polled.take() {
+            Some(Polled::Subscribe) => self.need_subscribe = false,
+            Some(Polled::Status) => self.need_status = false,
+            Some(Polled::Output) => {
+                let n = self.outbox.ack() as u64;
+                self.stats.published = self.stats.published.saturating_add(1);
+                self.stats.published_bytes = self.stats.published_bytes.saturating_add(n);
+            }
+            None => {}
+        }
+    }
 }
 
 /// The terminal session of one channel. See the module doc.
@@ -516,72 +609,6 @@ impl Session {
         text.bytes(b"\r\n");
         self.monitor.enter(altair, &mut text);
         text.bytes(PROMPT.as_bytes());
-    }
-
-    /// What to send now, if anything: the subscriptions and the `online` status after
-    /// connecting, then output. The same thing is offered again until
-    /// [`Session::transmitted`] says the client took it.
-    pub fn poll_transmit(&mut self, now_ms: u64) -> Option<Transmit<'_>> {
-        if !self.online {
-            return None;
-        }
-        if self.need_subscribe {
-            self.polled = Some(Polled::Subscribe);
-            return Some(Transmit::Subscribe(self.topics.subscriptions()));
-        }
-        if self.need_status {
-            self.polled = Some(Polled::Status);
-            return Some(Transmit::Publish(Publish {
-                topic: self.topics.status(),
-                payload: STATUS_ONLINE,
-                qos: QoS::AtLeastOnce,
-                retain: true,
-            }));
-        }
-        let payload = self.outbox.staged(now_ms, self.options.max_latency_ms);
-        if payload.is_empty() {
-            self.polled = None;
-            return None;
-        }
-        self.polled = Some(Polled::Output);
-        Some(Transmit::Publish(Publish {
-            topic: self.topics.web(),
-            payload,
-            qos: self.options.output_qos,
-            retain: false,
-        }))
-    }
-
-    /// The client accepted what [`Session::poll_transmit`] last returned: it can go.
-    /// Without a preceding `poll_transmit` this does nothing.
-    pub fn transmitted(&mut self) {
-        match self.polled.take() {
-            Some(Polled::Subscribe) => self.need_subscribe = false,
-            Some(Polled::Status) => self.need_status = false,
-            Some(Polled::Output) => {
-                let n = self.outbox.ack() as u64;
-                self.stats.published = self.stats.published.saturating_add(1);
-                self.stats.published_bytes = self.stats.published_bytes.saturating_add(n);
-            }
-            None => {}
-        }
-    }
-
-    /// Hands everything due to `send`, marking each item transmitted when `send`
-    /// returns `Ok`. Stops at the first error, which is returned; the refused item stays
-    /// and is offered again next time. Returns how many items were sent.
-    pub fn flush<E>(
-        &mut self,
-        now_ms: u64,
-        mut send: impl FnMut(Transmit<'_>) -> Result<(), E>,
-    ) -> Result<usize, E> {
-        let mut sent = 0;
-        while let Some(item) = self.poll_transmit(now_ms) {
-            send(item)?;
-            self.transmitted();
-            sent += 1;
-        }
-        Ok(sent)
     }
 
     /// When the session next wants [`Session::poll_transmit`] called: `Some(t)` with

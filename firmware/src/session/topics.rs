@@ -13,7 +13,7 @@
 
 use heapless::String;
 
-use super::{QoS, SessionError, Subscription};
+use super::{QoS, SessionError, Subscription, Subscriptions};
 
 /// What every topic starts with.
 const PREFIX: &str = "altair/";
@@ -62,6 +62,22 @@ pub(super) enum Inbound {
 /// A topic string of at most [`MAX_TOPIC_LEN`] bytes.
 pub type Topic = String<MAX_TOPIC_LEN>;
 
+/// `altair/<channel><suffix>` for a `channel` that passes [`check_channel`], in a string
+/// of capacity `N` (each user sizes it for its longest suffix).
+pub fn channel_topic<const N: usize>(
+    channel: &str,
+    suffix: &str,
+) -> Result<String<N>, SessionError> {
+    check_channel(channel)?;
+    let mut t = String::new();
+    // A channel too long for `N` is refused rather than cut.
+    t.push_str(PREFIX)
+        .and_then(|()| t.push_str(channel))
+        .and_then(|()| t.push_str(suffix))
+        .map_err(|_| SessionError::BadChannel)?;
+    Ok(t)
+}
+
 /// The five topics of one channel, built once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Topics {
@@ -76,15 +92,7 @@ impl Topics {
     /// The topics of `channel`, which must pass [`check_channel`].
     pub fn new(channel: &str) -> Result<Self, SessionError> {
         check_channel(channel)?;
-        let topic = |suffix: &str| -> Result<Topic, SessionError> {
-            let mut t = Topic::new();
-            // Cannot fail for a checked channel; mapped anyway so nothing here can panic.
-            t.push_str(PREFIX)
-                .and_then(|()| t.push_str(channel))
-                .and_then(|()| t.push_str(suffix))
-                .map_err(|_| SessionError::BadChannel)?;
-            Ok(t)
-        };
+        let topic = |suffix| channel_topic(channel, suffix);
         Ok(Topics {
             web: topic("/web")?,
             dev: topic("/dev")?,
@@ -121,11 +129,14 @@ impl Topics {
 
     /// The three inbound topics, each at QoS 1 so that, on a persistent session, the
     /// broker keeps keystrokes sent while the device was away.
-    pub fn subscriptions(&self) -> [Subscription<'_>; 3] {
-        [&self.dev, &self.ctrl, &self.paste].map(|topic| Subscription {
-            topic,
-            qos: QoS::AtLeastOnce,
-        })
+    pub fn subscriptions(&self) -> Subscriptions<'_> {
+        [&self.dev, &self.ctrl, &self.paste]
+            .into_iter()
+            .map(|topic| Subscription {
+                topic,
+                qos: QoS::AtLeastOnce,
+            })
+            .collect()
     }
 
     /// Which inbound topic `topic` is, if any. Exact match: MQTT topics are case-sensitive.
