@@ -74,7 +74,8 @@ struct ServeArgs {
     /// Serve every channel.
     #[arg(long)]
     all: bool,
-    /// The image copied to DIR/<channel>.dsk for a channel that has none.
+    /// The image copied to DIR/<channel>.dsk for a channel that has none [default:
+    /// DIR/Empty.dsk if there is one, as the original server did].
     #[arg(long, value_name = "FILE")]
     template: Option<PathBuf>,
     /// The shared-subscription group: servers in one group split the requests.
@@ -280,8 +281,11 @@ fn serve_options(a: ServeArgs) -> Result<vdisk::ServeOptions, String> {
             identity: a.cert.zip(a.key),
             credentials,
         },
+        template: a.template.or_else(|| {
+            let empty = a.dir.join(vdisk::ORIGINAL_TEMPLATE);
+            empty.is_file().then_some(empty)
+        }),
         dir: a.dir,
-        template: a.template,
         channel: a.channel,
         share: (!a.no_share).then_some(a.share),
         client_id: a

@@ -329,6 +329,12 @@ fn a_new_channel_gets_the_template_and_a_wrong_sized_image_is_left_alone() {
         sector_of(&empty, sector_offset(1, 2))
     );
     assert_eq!(fs::read(disks.join("fresh.dsk")).unwrap(), empty);
+    let leftovers: Vec<_> = fs::read_dir(&disks)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     let mut short = Device::connect(&fixture, "short");
     short.send("read", &wire::encode_offset(0));
     assert!(
@@ -349,6 +355,33 @@ fn a_new_channel_gets_the_template_and_a_wrong_sized_image_is_left_alone() {
         "{}",
         server.log()
     );
+}
+
+#[test]
+fn without_a_template_the_originals_empty_dsk_is_copied_but_never_served() {
+    let Some((fixture, _broker)) = running("vdisk Empty.dsk", &["dev1"]) else {
+        return;
+    };
+    let disks = fixture.tmp.path().join("disks");
+    fs::create_dir(&disks).unwrap();
+    let empty = pattern(IMAGE_BYTES + PADDED_EXTRA);
+    fs::write(disks.join("Empty.dsk"), &empty).unwrap();
+    let server = Server::start(&fixture, &disks, "server", &["--all"]);
+    let mut new = Device::connect(&fixture, "new");
+    new.send("write", &wire::encode_sector(0, &[1; SECTOR_BYTES]));
+    assert_eq!(
+        new.reply("ack").map(|a| wire::parse_offset(&a)),
+        Some(Ok(0))
+    );
+    let mut image = empty.clone();
+    image[..SECTOR_BYTES].fill(1);
+    assert_eq!(fs::read(disks.join("new.dsk")).unwrap(), image);
+    // The channel called Empty would write into the template: refused.
+    let mut sneaky = Device::connect(&fixture, "Empty");
+    sneaky.send("write", &wire::encode_sector(0, &[2; SECTOR_BYTES]));
+    assert!(sneaky.silent(Duration::from_millis(500)));
+    server.wait_log("is the template image");
+    assert_eq!(fs::read(disks.join("Empty.dsk")).unwrap(), empty);
 }
 
 #[test]
@@ -389,4 +422,26 @@ fn servers_in_one_group_split_the_requests_and_answer_each_once() {
     let (r1, r2) = (reads(&log1), reads(&log2));
     assert_eq!(r1 + r2, 100, "{log1}\n{log2}");
     assert!(r1 > 0 && r2 > 0, "both served: {r1} and {r2}");
+}
+
+#[test]
+fn the_server_comes_back_by_itself_after_the_broker_restarts() {
+    let Some((fixture, broker)) = running("vdisk broker restart", &["dev1"]) else {
+        return;
+    };
+    let disks = fixture.tmp.path().join("disks");
+    fs::create_dir(&disks).unwrap();
+    let image = pattern(IMAGE_BYTES);
+    fs::write(disks.join("dev1.dsk"), &image).unwrap();
+    let server = Server::start(&fixture, &disks, "server", &["--all"]);
+    drop(broker);
+    server.wait_log("vdisk: connection to mqtt://");
+    let _broker = fixture.start();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.log().matches("vdisk: serving").count() < 2 {
+        assert!(Instant::now() < deadline, "no reconnect:\n{}", server.log());
+        thread::sleep(Duration::from_millis(50));
+    }
+    let mut device = Device::connect(&fixture, "dev1");
+    assert_eq!(device.read(137), sector_of(&image, 137));
 }

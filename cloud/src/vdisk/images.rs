@@ -55,12 +55,23 @@ impl Images {
         if !dir.is_dir() {
             return Err(format!("{} is not a directory", dir.display()));
         }
-        if let Some(t) = template {
-            check_image(t).map_err(|e| format!("--template: {e}"))?;
-        }
+        // Canonical paths, so the template is recognised however it was named.
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let template = match template {
+            Some(t) => {
+                check_image(t).map_err(|e| format!("--template: {e}"))?;
+                Some(
+                    t.canonicalize()
+                        .map_err(|e| format!("{}: {e}", t.display()))?,
+                )
+            }
+            None => None,
+        };
         Ok(Images {
-            dir: dir.to_path_buf(),
-            template: template.map(Path::to_path_buf),
+            dir,
+            template,
             open: HashMap::new(),
             reported: HashSet::new(),
         })

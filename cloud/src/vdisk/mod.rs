@@ -53,6 +53,9 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 /// The most requests handled as one batch (one sync): bounds the latency a write adds
 /// to the reads that arrived with it.
 const BATCH: usize = 256;
+/// The template the original server copied for a new channel, in its directory; used
+/// when no `--template` is given and the directory has one.
+pub const ORIGINAL_TEMPLATE: &str = "Empty.dsk";
 /// The default shared-subscription group.
 pub const DEFAULT_GROUP: &str = "altair-vdisk";
 
