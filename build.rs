@@ -62,4 +62,53 @@ fn main() {
     let manifest = config.app_manifest();
     write_if_changed(&out.join("app_manifest.json"), manifest.as_bytes());
     write_if_changed(&root.join("app_manifest.json"), manifest.as_bytes());
+    qemu_image(&root, &out);
+}
+
+/// For the QEMU image (feature `qemu`): the linker script's memory map and the boot ROM.
+///
+/// RAM is declared as 160 KiB, the device budget (64 KiB of guest memory included), not
+/// QEMU's 4 MiB: an image whose statics outgrow the budget fails to link, and the stack
+/// gets what is left. The boot ROM is third-party, so it is never committed: it is linked
+/// in from `ALTAIR_BOOT_ROM`, else `../shared/disks/88dskrom.bin` when that exists.
+fn qemu_image(root: &Path, out: &Path) {
+    println!("cargo::rerun-if-env-changed=ALTAIR_BOOT_ROM");
+    if env::var_os("CARGO_FEATURE_QEMU").is_none() {
+        write_if_changed(&out.join("boot_rom.rs"), b"None");
+        return;
+    }
+    let memory = "\
+/* QEMU mps2-an386 (Cortex-M4): 4 MiB of flash at 0; RAM limited to the device's
+   160 KiB budget (docs/reference.md section 6). Written by build.rs. */
+MEMORY
+{
+  FLASH : ORIGIN = 0x00000000, LENGTH = 256K
+  RAM   : ORIGIN = 0x20000000, LENGTH = 160K
+}
+";
+    write_if_changed(&out.join("memory.x"), memory.as_bytes());
+    println!("cargo::rustc-link-search={}", out.display());
+    if env::var("TARGET").is_ok_and(|t| t.starts_with("thumb")) {
+        println!("cargo::rustc-link-arg-bins=-Tlink.x");
+    }
+    let rom = env::var_os("ALTAIR_BOOT_ROM")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let shared = root.join("../shared/disks/88dskrom.bin");
+            shared.is_file().then_some(shared)
+        });
+    let code = match rom {
+        Some(path) => {
+            let path = path
+                .canonicalize()
+                .unwrap_or_else(|e| fail(format!("ALTAIR_BOOT_ROM {}: {e}", path.display())));
+            println!("cargo::rerun-if-changed={}", path.display());
+            format!("Some(include_bytes!({:?}))", path.display().to_string())
+        }
+        None => {
+            println!("cargo::warning=no boot ROM (ALTAIR_BOOT_ROM): the QEMU image starts in the monitor");
+            "None".to_owned()
+        }
+    };
+    write_if_changed(&out.join("boot_rom.rs"), code.as_bytes());
 }

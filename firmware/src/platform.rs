@@ -58,6 +58,21 @@ pub trait BlockStorage {
     ) -> nb::Result<(), Self::Error>;
 }
 
+/// A drive's storage held elsewhere: a device keeps its one virtual disk (with its sector
+/// cache) in a `static` and lends the controller a reference, so the four drive slots
+/// cost a pointer each rather than a cache each.
+impl<T: BlockStorage + ?Sized> BlockStorage for &mut T {
+    type Error = T::Error;
+
+    fn read_sector(&mut self, offset: u32, buf: &mut [u8; SECTOR_BYTES]) -> nb::Result<(), T::Error> {
+        (**self).read_sector(offset, buf)
+    }
+
+    fn write_sector(&mut self, offset: u32, data: &[u8; SECTOR_BYTES]) -> nb::Result<(), T::Error> {
+        (**self).write_sector(offset, data)
+    }
+}
+
 /// A monotonic clock.
 pub trait Clock {
     /// Microseconds since an arbitrary start. It MUST never go backwards and MUST NOT
