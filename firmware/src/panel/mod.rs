@@ -45,6 +45,7 @@
 //! as on the real Altair, where EXAMINE jams a JMP into the CPU: RUN and SINGLE STEP
 //! continue from the address shown, and a CPU halted elsewhere wakes there.
 
+pub mod retro_click;
 pub mod spi_kit;
 
 use core::fmt::Write;
