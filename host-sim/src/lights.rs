@@ -34,20 +34,20 @@ fn led(lit: bool) -> char {
     if lit { LIT } else { DARK }
 }
 
-/// `bits` of `value`, most significant first.
-fn leds(out: &mut String, value: u16, bits: u32) {
-    out.extend((0..bits).rev().map(|bit| led(value >> bit & 1 != 0)));
+/// The eight bits of `byte`, most significant first.
+fn leds(out: &mut String, byte: u8) {
+    out.extend((0..u8::BITS).rev().map(|bit| led(byte >> bit & 1 != 0)));
 }
 
 /// Renders `lights` as two `\r\n`-terminated lines.
 pub fn render(lights: &Lights) -> String {
     let [high, low] = lights.address.to_be_bytes();
     let mut out = String::from("A ");
-    leds(&mut out, high.into(), 8);
+    leds(&mut out, high);
     out.push(' ');
-    leds(&mut out, low.into(), 8);
+    leds(&mut out, low);
     out.push_str("  D ");
-    leds(&mut out, lights.data.into(), 8);
+    leds(&mut out, lights.data);
     out.push_str("\r\n");
     let named = [("INTE", lights.inte), ("PROT", lights.prot)]
         .into_iter()

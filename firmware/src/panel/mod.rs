@@ -224,8 +224,9 @@ impl Iterator for Commands {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Input {
-    /// The 16 address/data switches, when they changed (or on the first reading): the
-    /// monitor's `SW` keeps its value until the panel's switches move.
+    /// The 16 address/data switches, when they changed (the kit also reports its first
+    /// settled reading): the monitor's `SW` keeps its value until the panel's switches
+    /// move.
     pub switches: Option<u16>,
     /// The command switches pressed since the last poll.
     pub commands: Commands,

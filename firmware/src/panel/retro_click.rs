@@ -52,6 +52,8 @@ pub const DEFAULT_ADDRESS: u8 = 0x00;
 pub const ROWS: usize = 8;
 /// The brightest global intensity.
 pub const MAX_BRIGHTNESS: u8 = 15;
+/// Bytes of key state: KEYA and KEYB, eight keys each.
+const KEY_BYTES: usize = 2;
 
 /// AS1115 register addresses.
 mod reg {
@@ -191,7 +193,7 @@ impl<I2C: I2c> RetroClick<I2C> {
     /// Reads the keys and reports presses since the last poll: commands in control
     /// mode, the toggled switches in switch mode. A held key counts once.
     pub fn poll(&mut self) -> Result<Input, I2C::Error> {
-        let mut raw = [0u8; 2];
+        let mut raw = [0u8; KEY_BYTES];
         self.i2c.write_read(self.address, &[reg::KEY_A], &mut raw)?;
         let [a, b] = raw;
         let keys = !u16::from_be_bytes([a.rotate_left(1), b.rotate_left(1)]);
@@ -203,12 +205,13 @@ impl<I2C: I2c> RetroClick<I2C> {
         Ok(match self.mode {
             KeyMode::Control => Input {
                 switches: None,
-                commands: (0..CONTROL_KEYS.len()).fold(Commands::NONE, |set, index| {
-                    match CONTROL_KEYS[index] {
+                commands: CONTROL_KEYS.iter().enumerate().fold(
+                    Commands::NONE,
+                    |set, (index, key)| match *key {
                         Some(command) if pressed & key_bit(index) != 0 => set.with(command),
                         _ => set,
-                    }
-                }),
+                    },
+                ),
             },
             KeyMode::Switches => {
                 // Key n is bit 16 - n, and so is switch 16 - n.
