@@ -10,6 +10,8 @@
 //! - [`disasm`]: 8080 mnemonics for the monitor and traces.
 //! - [`machine`]: the Altair 8800 that owns memory and routes ports to devices.
 //! - [`monitor`]: the front-panel monitor (examine, deposit, single step) for a stopped CPU.
+//! - [`panel`]: the front panel's lights and switches, and drivers for the panel kit
+//!   (SPI) and the Retro Click (I2C).
 //! - [`session`]: the terminal over MQTT (topics, batching, offline buffer, monitor mode)
 //!   as a sans-IO state machine the platform's MQTT client drives.
 //! - [`cpm_com`]: the CP/M `.COM` harness used by the CPU conformance programs.
@@ -30,6 +32,7 @@ pub mod machine;
 pub mod monitor;
 pub mod net;
 pub mod pace;
+pub mod panel;
 pub mod platform;
 pub mod session;
 pub mod vdisk;

@@ -77,6 +77,7 @@ use crate::cpu::{Cpu, flags};
 use crate::disasm::{self, Instruction};
 use crate::machine::Altair;
 use crate::machine::memory::Memory;
+use crate::panel;
 use crate::platform::BlockStorage;
 
 /// What ends every reply line: carriage return, line feed.
@@ -173,6 +174,33 @@ impl Monitor {
                 Reply::Stay
             }
         }
+    }
+
+    /// Carries out one front-panel command switch ([`panel::Command`]) exactly as the
+    /// typed command of the same name (`E`, `EN`, `D`, `DN`, `S`, `RESET`, `G`), with
+    /// the same reply, so physical panels and typed lines share one implementation.
+    /// STOP does nothing: the monitor only runs with the CPU stopped. [`panel::apply`]
+    /// is the caller that knows whether the CPU runs.
+    pub fn switch<S: BlockStorage, W: Write + ?Sized>(
+        &mut self,
+        altair: &mut Altair<S>,
+        command: panel::Command,
+        out: &mut W,
+    ) -> Reply {
+        let command = match command {
+            panel::Command::Stop => return Reply::Stay,
+            panel::Command::Reset => Command::Reset,
+            panel::Command::Run => Command::Go(None),
+            panel::Command::SingleStep => Command::Step(1),
+            panel::Command::Examine => Command::Examine(None),
+            panel::Command::ExamineNext => Command::ExamineNext(1),
+            panel::Command::Deposit => Command::Deposit {
+                at: None,
+                bytes: Bytes::new(),
+            },
+            panel::Command::DepositNext => Command::DepositNext(Bytes::new()),
+        };
+        self.execute(altair, command, &mut Sink::new(out))
     }
 
     fn execute<S: BlockStorage, W: Write + ?Sized>(

@@ -8,6 +8,7 @@
 pub mod com;
 pub mod drive;
 pub mod file_disk;
+pub mod lights;
 pub mod machine_loop;
 pub mod media;
 pub mod mqtt_mode;

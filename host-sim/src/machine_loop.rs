@@ -13,15 +13,18 @@
 //! `printf 'DIR\r' | host-sim run` a complete script.
 //!
 //! [`ESCAPE_KEY`] (Ctrl-]) stops the CPU and opens the front-panel monitor; `G` there
-//! resumes, `Q` quits host-sim.
+//! resumes, `Q` quits host-sim. When a person is at a terminal (stdin and stdout both
+//! ttys), the monitor draws the panel's lights ([`crate::lights`]) before each prompt;
+//! scripted or piped runs never see them.
 
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, IsTerminal};
 use std::time::{Duration, Instant};
 
 use altair_firmware::machine::{Altair, Stop};
 use altair_firmware::monitor::{Monitor, PROMPT, Reply};
 use altair_firmware::pace::Pacer;
+use altair_firmware::panel::{Lights, Mode};
 
 use crate::drive::Drive;
 use altair_console::{self as terminal, ESCAPE_KEY, Input, RawMode};
@@ -103,6 +106,8 @@ pub struct Session {
     in_monitor: bool,
     monitor_line: Vec<u8>,
     typing: Typing,
+    /// Draw the panel's lights in the monitor: only for a person at a terminal.
+    show_lights: bool,
     /// Keys read from stdin and not yet handed to the guest.
     keys: VecDeque<u8>,
     input_closed: bool,
@@ -116,16 +121,14 @@ impl Session {
     pub fn new(altair: Box<Altair<Drive>>, mhz: Option<f64>, start_in_monitor: bool) -> Self {
         let started = Instant::now();
         let pacer = mhz.map(|m| Pacer::new((m * 1_000_000.0).round() as u64, 0, altair.cpu.cycles));
+        let live = terminal::stdin_is_tty();
         Session {
             altair,
             monitor: Monitor::new(),
             in_monitor: start_in_monitor,
             monitor_line: Vec::new(),
-            typing: if terminal::stdin_is_tty() {
-                Typing::Live
-            } else {
-                Typing::ByLine
-            },
+            typing: if live { Typing::Live } else { Typing::ByLine },
+            show_lights: live && io::stdout().is_terminal(),
             keys: VecDeque::new(),
             input_closed: false,
             pacer,
@@ -276,8 +279,17 @@ impl Session {
     fn show_monitor_banner(&mut self) -> io::Result<()> {
         let mut text = String::new();
         self.monitor.enter(&self.altair, &mut text);
-        text.push_str(PROMPT);
+        self.push_prompt(&mut text);
         terminal::write_output(text.as_bytes())
+    }
+
+    /// Appends the prompt, after the lights when they are shown.
+    fn push_prompt(&self, text: &mut String) {
+        if self.show_lights {
+            let lights = Lights::new(&self.altair, &self.monitor, Mode::Stopped);
+            text.push_str(&crate::lights::render(&lights));
+        }
+        text.push_str(PROMPT);
     }
 
     /// Handles keys typed at the monitor; returns an ending if the user quit.
@@ -300,8 +312,8 @@ impl Session {
                     }
                     let mut reply = String::new();
                     let outcome = self.monitor.command(&mut self.altair, command, &mut reply);
-                    terminal::write_output(reply.as_bytes())?;
                     if outcome == Reply::Run {
+                        terminal::write_output(reply.as_bytes())?;
                         self.in_monitor = false;
                         let now = self.now_us();
                         if let Some(p) = self.pacer.as_mut() {
@@ -309,7 +321,8 @@ impl Session {
                         }
                         return Ok(None);
                     }
-                    terminal::write_output(PROMPT.as_bytes())?;
+                    self.push_prompt(&mut reply);
+                    terminal::write_output(reply.as_bytes())?;
                 }
                 ESCAPE_KEY => {
                     self.in_monitor = false;
