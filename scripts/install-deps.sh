@@ -18,6 +18,8 @@ PACKAGES=(
     binutils-arm-none-eabi
     # callgrind, for the host-instructions-per-8080-instruction benchmark.
     valgrind
+    # The firmware's Cortex-M4 image runs under QEMU's mps2-an386 in the hil-tests.
+    qemu-system-arm
     # MQTT broker and command-line clients for the end-to-end tests.
     mosquitto mosquitto-clients
 )

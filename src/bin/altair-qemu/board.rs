@@ -231,14 +231,26 @@ pub fn init() -> Board {
     Board { uart: Uart0::new() }
 }
 
+/// The semihosting handle of QEMU's stderr, opened once: every open takes one of the
+/// host's handles for good.
+static STDERR: Mutex<Cell<Option<cortex_m_semihosting::hio::HostStream>>> =
+    Mutex::new(Cell::new(None));
+
 /// Writes to QEMU's stderr through semihosting.
 pub struct HostStderr;
 
 impl core::fmt::Write for HostStderr {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        match cortex_m_semihosting::hio::hstderr() {
-            Ok(mut out) => out.write_all(s.as_bytes()).map_err(|_| core::fmt::Error),
-            Err(()) => Err(core::fmt::Error),
+        let stream = critical_section::with(|cs| {
+            let cell = STDERR.borrow(cs);
+            if cell.get().is_none() {
+                cell.set(cortex_m_semihosting::hio::hstderr().ok());
+            }
+            cell.get()
+        });
+        match stream {
+            Some(mut out) => out.write_all(s.as_bytes()).map_err(|_| core::fmt::Error),
+            None => Err(core::fmt::Error),
         }
     }
 }

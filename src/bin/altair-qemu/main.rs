@@ -26,6 +26,7 @@ use altair_sphere::firmware::machine::{Altair, DISK_BOOT_ROM};
 use altair_sphere::firmware::net::{Credentials, LinkBuffers};
 use altair_sphere::firmware::session::{Options, Session};
 use altair_sphere::firmware::vdisk::{self, VirtualDisk};
+use rand_chacha::ChaCha20Rng;
 
 /// The disk boot ROM, if the build was given one.
 const BOOT_ROM: Option<&[u8]> = include!(concat!(env!("OUT_DIR"), "/boot_rom.rs"));
@@ -53,22 +54,40 @@ fn main() -> ! {
     static mut DISK: MaybeUninit<VirtualDisk> = MaybeUninit::uninit();
     static mut SESSION: MaybeUninit<Session> = MaybeUninit::uninit();
     static mut BUFFERS: LinkBuffers = LinkBuffers::new();
+    static mut BOARD: MaybeUninit<board::Board> = MaybeUninit::uninit();
+    static mut RNG: MaybeUninit<ChaCha20Rng> = MaybeUninit::uninit();
     run::paint_stack();
-    let mut board = board::init();
+    let device = setup(MACHINE, DISK, SESSION, BUFFERS, BOARD, RNG);
+    run::run(device)
+}
+
+/// Builds everything. Out of line: the session and the virtual disk are made on its
+/// stack (19 KiB) before they move to their statics, and this frame is gone before the
+/// run loop's deepest calls (the TLS handshake) need the room.
+#[inline(never)]
+fn setup(
+    machine: &'static mut Altair<&'static mut VirtualDisk>,
+    disk: &'static mut MaybeUninit<VirtualDisk>,
+    session: &'static mut MaybeUninit<Session>,
+    buffers: &'static mut LinkBuffers,
+    board: &'static mut MaybeUninit<board::Board>,
+    rng: &'static mut MaybeUninit<ChaCha20Rng>,
+) -> run::Device<'static> {
+    let board = board.write(board::init());
     board::init_log();
     log::info!("altair-qemu: channel {CHANNEL}, broker {MQTT_HOST} on UART0");
-    let Some(mut rng) = board::TestEntropy::rng() else {
+    let Some(seeded) = board::TestEntropy::rng() else {
         fail("entropy", &"the host gave no seed through semihosting")
     };
+    let rng = rng.write(seeded);
     let disk = match VirtualDisk::new(CHANNEL, vdisk::Options::default()) {
-        Ok(disk) => DISK.write(disk),
+        Ok(d) => disk.write(d),
         Err(e) => fail("channel", &e),
     };
     let session = match Session::new(CHANNEL, Options::default()) {
-        Ok(session) => SESSION.write(session),
+        Ok(s) => session.write(s),
         Err(e) => fail("channel", &e),
     };
-    let machine: &'static mut Altair<&'static mut VirtualDisk> = MACHINE;
     machine.devices.disks.attach(0, disk);
     let start_in_monitor = match BOOT_ROM {
         Some(rom) => match machine.load_rom(DISK_BOOT_ROM, rom) {
@@ -83,18 +102,17 @@ fn main() -> ! {
             true
         }
     };
-    let credentials = Credentials {
-        ca_cert_der: CA_CERT_DER,
-        client_cert_der: CLIENT_CERT_DER,
-        client_key_der: CLIENT_KEY_DER,
-    };
-    run::run(run::Device {
+    run::Device {
         uart: &mut board.uart,
-        rng: &mut rng,
+        rng,
         machine,
         session,
-        buffers: BUFFERS,
-        credentials,
+        buffers,
+        credentials: Credentials {
+            ca_cert_der: CA_CERT_DER,
+            client_cert_der: CLIENT_CERT_DER,
+            client_key_der: CLIENT_KEY_DER,
+        },
         start_in_monitor,
-    })
+    }
 }
