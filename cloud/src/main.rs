@@ -4,9 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use altair_cloud::broker::layout::Layout;
+use altair_cloud::broker::record::BrokerRecord;
 use altair_cloud::broker::{self, InitOptions, WebUserOption};
 use altair_cloud::mqtt::{BrokerUrl, Endpoint, Scheme};
 use altair_cloud::term::{self, TermOptions, keys::Mode};
+use altair_cloud::web::{self, PageConfig, serve};
 use clap::{Args, Parser, Subcommand};
 
 /// Server side of altair-sphere: provision and check the Mosquitto broker, and attach
@@ -40,6 +43,43 @@ enum Command {
     /// From a pipe: the input is pasted (line ends become Enter) and the terminal leaves
     /// once the device has been quiet for --linger after the input ends.
     Term(TermArgs),
+    /// The browser terminal: a web page for a device, over the broker's WebSockets listener.
+    Web {
+        #[command(subcommand)]
+        command: WebCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebCommand {
+    /// Serve the page on 127.0.0.1 for this machine's browser (the page built into this
+    /// binary, or --dir).
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The port on 127.0.0.1 (0: any free port; the URL is printed).
+    #[arg(long, value_name = "PORT", default_value_t = serve::DEFAULT_PORT)]
+    port: u16,
+    /// Serve this directory (such as web/dist while working on the page) instead of the
+    /// page built into this binary.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// A broker directory (from `broker init`): the login form starts with its browser
+    /// listener, web user and device, and the way to make Chromium accept its
+    /// certificate is printed.
+    #[arg(long, value_name = "DIR")]
+    broker_dir: Option<PathBuf>,
+    /// The broker URL the login form starts with (wss://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// The user name the login form starts with.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// The channel the login form starts with.
+    #[arg(long, value_name = "CHANNEL")]
+    channel: Option<String>,
 }
 
 #[derive(Args)]
@@ -176,7 +216,72 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Web {
+            command: WebCommand::Serve(args),
+        } => match web_serve(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("altair-cloud web serve: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+/// `web serve`: binds, says where the page is (and how Chromium can trust a broker
+/// directory's private CA), then serves until killed.
+fn web_serve(a: ServeArgs) -> Result<(), String> {
+    let mut config = PageConfig::default();
+    let mut pin = None;
+    if let Some(dir) = &a.broker_dir {
+        let record = BrokerRecord::load(dir).map_err(|e| e.to_string())?;
+        config = PageConfig::from_record(&record);
+        if record.letsencrypt_dir.is_none() {
+            let cert = Layout::new(dir).server_crt();
+            pin = Some(web::spki_pin(&cert).map_err(|e| e.to_string())?);
+        }
+    }
+    if let Some(url) = a.broker {
+        BrokerUrl::parse(&url).map_err(|e| format!("--broker: {e}"))?;
+        config.broker = Some(url);
+    }
+    if let Some(channel) = a.channel {
+        altair_pki::check_device_id(&channel).map_err(|e| format!("--channel: {e}"))?;
+        config.channel = Some(channel);
+    }
+    config.user = a.user.or(config.user);
+    let source = match a.dir {
+        Some(dir) if !dir.join("index.html").is_file() => {
+            return Err(format!(
+                "{} has no index.html: build the page first (cd web && npm ci && npm run build)",
+                dir.display()
+            ));
+        }
+        Some(dir) => serve::Source::Dir(dir),
+        None => serve::Source::Embedded,
+    };
+    let listener = serve::bind(a.port).map_err(|e| format!("127.0.0.1:{}: {e}", a.port))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let url = format!("http://127.0.0.1:{port}/");
+    println!("altair-cloud web: the browser terminal is at {url}");
+    if let Some(pin) = pin {
+        println!(
+            "The broker's browser listener has a certificate from its own CA, which browsers \
+             do not trust. Import its ca.crt as a certificate authority in the browser, or \
+             start Chromium trusting just that server key:\n  chromium --user-data-dir=\"$(mktemp -d)\" \
+             --ignore-certificate-errors-spki-list={pin} {url}"
+        );
+    }
+    // The test harness and scripts read the URL as soon as it is printed.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    serve::run(
+        &listener,
+        serve::Site {
+            source,
+            config_json: Some(config.to_json()),
+        },
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Checks the term arguments and reads the password.
