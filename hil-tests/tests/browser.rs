@@ -76,7 +76,36 @@ impl WebServer {
             printed.push_str(&line);
             printed.push('\n');
         }
+        server.check_current()?;
         Ok((server, printed))
+    }
+
+    /// Fails when the page served is not `web/dist` as it is now: the binary was built
+    /// before the page was (`cargo nextest run -p altair-hil-tests` does not rebuild
+    /// other packages' binaries), and the test would run an old page.
+    fn check_current(&self) -> Result<(), Failure> {
+        let address = self
+            .url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        let mut stream = std::net::TcpStream::connect(&address)
+            .map_err(|e| Failure(format!("web serve at {address}: {e}")))?;
+        stream
+            .write_all(b"GET /app.js HTTP/1.1\r\n\r\n")
+            .map_err(|e| Failure(e.to_string()))?;
+        let mut response = Vec::new();
+        std::io::Read::read_to_end(&mut stream, &mut response)
+            .map_err(|e| Failure(e.to_string()))?;
+        let built = std::fs::read(repo().join("web/dist/app.js"))
+            .map_err(|e| Failure(format!("web/dist/app.js: {e}")))?;
+        if !response.ends_with(&built) {
+            return Err(Failure::new(
+                "the altair-cloud binary serves another page than web/dist: \
+                 cargo build --release -p altair-cloud",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -228,13 +257,18 @@ fn browser_runs_cpm_commands_ctrl_c_a_paste_and_line_mode() -> Result<(), Failur
 }
 
 #[test]
-fn browser_shows_a_wrong_password_as_a_clear_error() -> Result<(), Failure> {
-    let Some(passed) = run_scenario("browser_wrong_password", "wrong-password")? else {
+fn browser_shows_a_wrong_password_a_channel_not_granted_and_an_untrusted_certificate()
+-> Result<(), Failure> {
+    let Some(passed) = run_scenario("browser_refusals", "refusals")? else {
         return Ok(());
     };
     assert_steps(
         &passed,
-        &["a wrong password shows a clear error and the login form"],
+        &[
+            "a wrong password shows a clear error and the login form",
+            "a channel not granted shows a clear error",
+            "an untrusted certificate shows what to check",
+        ],
     );
     Ok(())
 }

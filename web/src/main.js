@@ -135,7 +135,14 @@ function perform(actions) {
     if (action.show !== undefined) {
       term.write(action.show);
     } else if (link) {
-      link.client.publish(link.prefix + action.send, action.payload, { qos: 1 });
+      const current = link;
+      // Mosquitto accepts a subscription it will never deliver to, but refuses a
+      // publication with a reason code (MQTT 5): that is when a channel not granted shows.
+      current.client.publish(current.prefix + action.send, action.payload, { qos: 1 }, (err) => {
+        if (err && err.code >= 0x80) {
+          notAllowed(current);
+        }
+      });
       sent[action.send] += 1;
       if (action.send === 'dev/paste') {
         sent.pasteLargest = Math.max(sent.pasteLargest, action.payload.length);
@@ -178,7 +185,7 @@ function connect(login) {
     client.subscribe([`${prefix}web`, `${prefix}status`], { qos: 1 }, (err, granted) => {
       const refused = err || (granted ?? []).some((g) => g.qos >= 0x80);
       if (refused) {
-        showError(`The broker refuses user ${login.user} channel ${login.channel}: is the channel granted to this user?`);
+        notAllowed(current);
       }
     });
   });
@@ -188,13 +195,19 @@ function connect(login) {
       setState('broker-state', 'broker', 'reconnecting');
     }
   });
+  // Before the first connection a failure is most likely the URL, the broker being
+  // down or the certificate (a browser says no more than that a WebSocket failed).
+  const unreachable = (detail) => {
+    const https = login.broker.replace(/^ws(s?):/, 'http$1:');
+    showError(`Cannot reach ${login.broker}${detail ? ` (${detail})` : ''}: check the URL and that the broker is running. If this browser does not trust the broker's certificate, open ${https} once and accept it, or see "Browser terminal" in the README. Trying again every second.`);
+  };
   client.on('close', () => {
     if (current.ended) {
       return;
     }
     setState('broker-state', 'broker', 'reconnecting');
     if (!current.everConnected) {
-      showError(`Cannot reach ${login.broker}: check the URL, that the broker is running, and that this browser trusts its certificate (see "Browser terminal" in the README). Trying again...`);
+      unreachable('');
     }
   });
   client.on('error', (err) => {
@@ -205,8 +218,8 @@ function connect(login) {
       showLogin();
       return;
     }
-    if (!current.everConnected && err?.message) {
-      showError(`Cannot connect to ${login.broker}: ${err.message}. Trying again...`);
+    if (!current.everConnected) {
+      unreachable(err?.message ?? '');
     }
   });
   client.on('message', (topic, payload) => {
@@ -217,6 +230,15 @@ function connect(login) {
       setState('device-state', 'device', /^[a-z]{1,16}$/.test(status) ? status : 'unknown');
     }
   });
+}
+
+/** The broker refused this channel's topics to this user (a SUBACK or PUBACK code). */
+function notAllowed(current) {
+  if (link !== current) {
+    return;
+  }
+  setState('device-state', 'device', 'not allowed');
+  showError(`The broker does not let ${current.login.user} use channel ${current.login.channel}: is that device granted to this user (broker init --web-user)?`);
 }
 
 function end(current) {

@@ -3,7 +3,7 @@
 // (`broker init` + Mosquitto), the device (`host-sim mqtt` with a CP/M disk) and
 // `altair-cloud web serve`, and passes them here:
 //
-//   node tests/browser.mjs SCENARIO     (session | wrong-password | restart)
+//   node tests/browser.mjs SCENARIO     (session | refusals | restart)
 //
 // Environment: ALTAIR_WEB_URL (the page), ALTAIR_BROKER_URL, ALTAIR_WEB_USER,
 // ALTAIR_WEB_PASSWORD, ALTAIR_CHANNEL, ALTAIR_SPKI_PIN (the broker certificate's key
@@ -78,7 +78,9 @@ async function waitForState(page, selector, expected) {
     );
   } catch {
     const shown = await page.locator(selector).textContent();
-    throw new Error(`${selector} shows ${JSON.stringify(shown)}, not ${JSON.stringify(expected)}`);
+    const error = await page.locator('#error').textContent();
+    const sent = await page.evaluate(() => JSON.stringify(window.altair.sent));
+    throw new Error(`${selector} shows ${JSON.stringify(shown)}, not ${JSON.stringify(expected)} (error shown: ${JSON.stringify(error)}; sent: ${sent})`);
   }
 }
 
@@ -208,7 +210,7 @@ async function session(page, artifacts) {
   ok('the terminal fits the window');
 }
 
-async function wrongPassword(page, artifacts) {
+async function refusals(page, artifacts, launch) {
   await login(page, 'not the password');
   await waitForState(page, '#broker-state', 'broker: refused');
   const error = await page.locator('#error');
@@ -222,6 +224,35 @@ async function wrongPassword(page, artifacts) {
   }
   await page.screenshot({ path: path.join(artifacts, 'browser-wrong-password.png') });
   ok('a wrong password shows a clear error and the login form');
+
+  // A channel this user is not granted: the broker refuses what is typed for it.
+  await page.fill('#password', env('ALTAIR_WEB_PASSWORD'));
+  await page.fill('#channel', 'not-granted');
+  await page.click('#connect');
+  await waitForState(page, '#broker-state', 'broker: connected');
+  await page.keyboard.press('Enter');
+  await waitForState(page, '#device-state', 'device: not allowed');
+  const denied = await page.locator('#error').textContent();
+  if (!denied.includes('does not let') || !denied.includes('not-granted')) {
+    throw new Error(`the error says ${JSON.stringify(denied)}`);
+  }
+  ok('a channel not granted shows a clear error');
+
+  // A browser that does not trust the broker's certificate: told what to check.
+  const untrusting = await launch([]);
+  try {
+    const other = await untrusting.newPage();
+    await login(other, env('ALTAIR_WEB_PASSWORD'));
+    await other.locator('#error').waitFor({ state: 'visible', timeout: STEP_TIMEOUT });
+    const message = await other.locator('#error').textContent();
+    if (!message.includes('Cannot reach') || !message.includes('certificate')) {
+      throw new Error(`the error says ${JSON.stringify(message)}`);
+    }
+    await waitForState(other, '#broker-state', 'broker: reconnecting');
+  } finally {
+    await untrusting.close();
+  }
+  ok('an untrusted certificate shows what to check');
 }
 
 async function restart(page) {
@@ -249,7 +280,7 @@ async function restart(page) {
   ok('a device back shows online and its prompt');
 }
 
-const scenarios = { session, 'wrong-password': wrongPassword, restart };
+const scenarios = { session, refusals, restart };
 
 async function main() {
   const scenario = scenarios[process.argv[2]];
@@ -258,27 +289,35 @@ async function main() {
   }
   const artifacts = env('ALTAIR_ARTIFACTS');
   await mkdir(artifacts, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: env('ALTAIR_CHROMIUM', '/usr/bin/chromium'),
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-      // Accept the broker's certificate by its key alone; playwright gives the browser
-      // its own --user-data-dir, without which Chromium ignores this flag.
-      `--ignore-certificate-errors-spki-list=${env('ALTAIR_SPKI_PIN')}`,
-    ],
-  });
+  const launch = (extra) =>
+    chromium.launch({
+      executablePath: env('ALTAIR_CHROMIUM', '/usr/bin/chromium'),
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+        ...extra,
+      ],
+    });
+  // Accept the broker's certificate by its key alone; playwright gives the browser its
+  // own --user-data-dir, without which Chromium ignores this flag.
+  const browser = await launch([`--ignore-certificate-errors-spki-list=${env('ALTAIR_SPKI_PIN')}`]);
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
     const problems = [];
     page.on('pageerror', (e) => problems.push(e.message));
-    await scenario(page, artifacts);
+    // The page must work within the Content-Security-Policy that `web serve` sends.
+    page.on('console', (m) => {
+      if (m.text().includes('Content Security Policy')) {
+        problems.push(m.text());
+      }
+    });
+    await scenario(page, artifacts, launch);
     if (problems.length) {
       current = 'page errors';
       throw new Error(problems.join('\n'));

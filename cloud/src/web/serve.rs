@@ -27,10 +27,11 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sent with every response: no caching (a rebuilt page shows at once), no MIME
 /// sniffing, no framing by other sites, and scripts only from this origin, with MQTT
-/// over WebSockets to any broker.
+/// over WebSockets to any broker. MQTT.js runs its timers in a worker made from a blob
+/// (a background tab's own timers are slowed, which would miss keep-alives).
 const SECURITY_HEADERS: &str = "Cache-Control: no-cache\r\n\
 X-Content-Type-Options: nosniff\r\n\
-Content-Security-Policy: default-src 'self'; connect-src 'self' wss: ws:; \
+Content-Security-Policy: default-src 'self'; connect-src 'self' wss: ws:; worker-src 'self' blob:; \
 style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'\r\n\
 Referrer-Policy: no-referrer\r\n";
 
