@@ -234,11 +234,24 @@ fn web_serve(a: ServeArgs) -> Result<(), String> {
     let mut config = PageConfig::default();
     let mut pin = None;
     if let Some(dir) = &a.broker_dir {
-        let record = BrokerRecord::load(dir).map_err(|e| e.to_string())?;
+        let record = match BrokerRecord::load_if_exists(dir) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                return Err(format!(
+                    "{} is not a broker directory (no broker.toml): make it with \
+                     `altair-cloud broker init {} --host localhost --device 1 \
+                     --web-user NAME --web-password-file FILE`",
+                    dir.display(),
+                    dir.display()
+                ));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         config = PageConfig::from_record(&record);
         if record.letsencrypt_dir.is_none() {
-            let cert = Layout::new(dir).server_crt();
-            pin = Some(web::spki_pin(&cert).map_err(|e| e.to_string())?);
+            let layout = Layout::new(dir);
+            let key_pin = web::spki_pin(&layout.server_crt()).map_err(|e| e.to_string())?;
+            pin = Some((layout.ca_crt(), key_pin));
         }
     }
     if let Some(url) = a.broker {
@@ -264,12 +277,13 @@ fn web_serve(a: ServeArgs) -> Result<(), String> {
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let url = format!("http://127.0.0.1:{port}/");
     println!("altair-cloud web: the browser terminal is at {url}");
-    if let Some(pin) = pin {
+    if let Some((ca, pin)) = pin {
         println!(
             "The broker's browser listener has a certificate from its own CA, which browsers \
-             do not trust. Import its ca.crt as a certificate authority in the browser, or \
-             start Chromium trusting just that server key:\n  chromium --user-data-dir=\"$(mktemp -d)\" \
-             --ignore-certificate-errors-spki-list={pin} {url}"
+             do not trust. Import {} as a certificate authority in the browser, or start \
+             Chromium trusting just that server key:\n  chromium --user-data-dir=\"$(mktemp -d)\" \
+             --ignore-certificate-errors-spki-list={pin} {url}",
+            ca.display()
         );
     }
     // The test harness and scripts read the URL as soon as it is printed.

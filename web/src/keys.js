@@ -86,7 +86,9 @@ export class Keys {
       if (this.mode === 'character') {
         dev += ch;
         if (this.localEcho) {
-          actions.push({ show: ch === ENTER ? '\r\n' : ch });
+          // Exactly the bytes sent: a device that suppresses its echo skips as many
+          // bytes of output (CP/M's echo of Enter is `\r`, then its own `\n`).
+          actions.push({ show: ch });
         }
         continue;
       }
@@ -99,9 +101,9 @@ export class Keys {
   /** Line mode: one key into the line editor. */
   editLine(ch, actions) {
     if (ch === ENTER || ch === '\n') {
-      if (!this.localEcho) {
-        actions.push({ show: erase(this.line.length) });
-      }
+      // The device's echo replaces the local copy; or, with local echo, the copy stays
+      // and Enter shows as the `\r` it is (the device's `\n` follows).
+      actions.push({ show: this.localEcho ? ENTER : erase(this.line.length) });
       actions.push({ send: 'dev', payload: this.line + ENTER });
       this.line = '';
     } else if (ch === '\x7f' || ch === '\b') {

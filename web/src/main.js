@@ -119,6 +119,12 @@ function setState(id, label, state) {
   document.title = `altair ${link?.login.channel ?? ''}: broker ${$('broker-state').dataset.state}, device ${$('device-state').dataset.state}`;
 }
 
+/** A note from the page itself, dimmed, on a line of its own in the terminal. */
+function note(text) {
+  const newline = term.buffer.active.cursorX === 0 ? '' : '\r\n';
+  term.write(`${newline}\x1b[2m[${text}]\x1b[0m\r\n`);
+}
+
 function showError(text) {
   $('error').textContent = text;
   $('error').hidden = !text;
@@ -179,6 +185,10 @@ function connect(login) {
   setState('device-state', 'device', 'unknown');
 
   client.on('connect', () => {
+    if (!current.everConnected) {
+      // The device printed its last prompt before this page listened: say how to get one.
+      note(`connected to ${login.broker}, channel ${login.channel}: press Enter for a prompt`);
+    }
     current.everConnected = true;
     showError('');
     setState('broker-state', 'broker', 'connected');

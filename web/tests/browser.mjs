@@ -3,7 +3,7 @@
 // (`broker init` + Mosquitto), the device (`host-sim mqtt` with a CP/M disk) and
 // `altair-cloud web serve`, and passes them here:
 //
-//   node tests/browser.mjs SCENARIO     (session | refusals | restart)
+//   node tests/browser.mjs SCENARIO     (session | refusals | restart | original-echo)
 //
 // Environment: ALTAIR_WEB_URL (the page), ALTAIR_BROKER_URL, ALTAIR_WEB_USER,
 // ALTAIR_WEB_PASSWORD, ALTAIR_CHANNEL, ALTAIR_SPKI_PIN (the broker certificate's key
@@ -101,7 +101,9 @@ async function loginAtPrompt(page) {
   await waitForState(page, '#broker-state', 'broker: connected');
   await waitForState(page, '#device-state', 'device: online');
   ok('login shows broker connected and device online');
-  // CP/M printed its prompt before this page subscribed: Enter asks for a new one.
+  // CP/M printed its prompt before this page subscribed (the page says so): Enter asks
+  // for a new one.
+  await waitForText(page, 'press Enter for a prompt]');
   const prompts = count(await text(page), 'A>');
   await page.keyboard.press('Enter');
   await waitForText(page, 'A>', prompts);
@@ -280,7 +282,35 @@ async function restart(page) {
   ok('a device back shows online and its prompt');
 }
 
-const scenarios = { session, refusals, restart };
+/** Against a device that skips its echo of `dev` text (the original's rule): the page's
+ * local echo must show what is typed exactly once, lines ending where CP/M's do. */
+async function originalEcho(page) {
+  await login(page, env('ALTAIR_WEB_PASSWORD'));
+  await waitForState(page, '#device-state', 'device: online');
+  await page.click('#local-echo');
+  await page.click('#terminal');
+  let before = await text(page);
+  await page.keyboard.press('Enter');
+  await waitForText(page, 'A>', count(before, 'A>'));
+  before = await text(page);
+  await typeLine(page, 'STAT');
+  await waitForText(page, 'A>STAT\nA: R/W, Space:', count(before, 'A>STAT\nA: R/W, Space:'));
+  if ((await text(page)).includes('STATSTAT')) {
+    throw new Error(`the keys show twice:\n${await text(page)}`);
+  }
+  ok('character mode with local echo shows each key once');
+
+  await page.click('#mode');
+  await waitForState(page, '#mode', 'line mode');
+  await page.click('#terminal');
+  before = await text(page);
+  await typeLine(page, 'DIR *.BAS');
+  const listed = 'A>DIR *.BAS\nA: LUNAR    BAS';
+  await waitForText(page, listed, count(before, listed));
+  ok('line mode with local echo shows the line once');
+}
+
+const scenarios = { session, refusals, restart, 'original-echo': originalEcho };
 
 async function main() {
   const scenario = scenarios[process.argv[2]];
