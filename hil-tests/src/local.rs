@@ -30,6 +30,9 @@ pub struct RigOptions {
     /// Do not print the device's and the broker's logs when the rig stops (a benchmark's
     /// output is not captured the way a test's is).
     pub quiet: bool,
+    /// Skip the guest's echo of typed text, as the original firmware does, by this rule
+    /// (`host-sim --echo-suppression count` or `matching`); `None` echoes everything.
+    pub echo_suppression: Option<&'static str>,
 }
 
 /// Mosquitto and `host-sim mqtt` on this host; both stop when dropped.
@@ -202,6 +205,9 @@ impl LocalRig {
             .stderr(log);
         if let Some(mhz) = self.options.mhz {
             cmd.arg(format!("--mhz={mhz}"));
+        }
+        if let Some(rule) = self.options.echo_suppression {
+            cmd.arg(format!("--echo-suppression={rule}"));
         }
         let child = cmd
             .spawn()

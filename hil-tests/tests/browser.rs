@@ -119,6 +119,15 @@ impl Drop for WebServer {
 /// Runs `web/tests/browser.mjs SCENARIO` against a new local rig; returns the steps the
 /// script passed. `Ok(None)` when skipped.
 fn run_scenario(test: &str, scenario: &str) -> Result<Option<Vec<String>>, Failure> {
+    run_scenario_with(test, scenario, RigOptions::default())
+}
+
+/// [`run_scenario`] with the device run with `options`.
+fn run_scenario_with(
+    test: &str,
+    scenario: &str,
+    options: RigOptions,
+) -> Result<Option<Vec<String>>, Failure> {
     let (chromium, node) = match browser_tools() {
         Ok(tools) => tools,
         Err(why) => {
@@ -126,7 +135,7 @@ fn run_scenario(test: &str, scenario: &str) -> Result<Option<Vec<String>>, Failu
             return Ok(None);
         }
     };
-    let Some(mut rig) = Rig::start_local(test, RigOptions::default())? else {
+    let Some(mut rig) = Rig::start_local(test, options)? else {
         return Ok(None);
     };
     // CP/M is up before the browser comes.
@@ -286,6 +295,26 @@ fn browser_reconnects_after_a_broker_restart_and_shows_the_device_status() -> Re
             "typing works after the reconnect",
             "a device gone shows offline",
             "a device back shows online and its prompt",
+        ],
+    );
+    Ok(())
+}
+
+#[test]
+fn browser_local_echo_suits_a_device_that_suppresses_its_echo_like_the_original()
+-> Result<(), Failure> {
+    let options = RigOptions {
+        echo_suppression: Some("count"),
+        ..RigOptions::default()
+    };
+    let Some(passed) = run_scenario_with("browser_original_echo", "original-echo", options)? else {
+        return Ok(());
+    };
+    assert_steps(
+        &passed,
+        &[
+            "character mode with local echo shows each key once",
+            "line mode with local echo shows the line once",
         ],
     );
     Ok(())
