@@ -253,6 +253,7 @@ fn browser_runs_cpm_commands_ctrl_c_a_paste_and_line_mode() -> Result<(), Failur
             "Enter gives the A> prompt",
             "DIR lists the disk",
             "Ctrl-C warm-boots CP/M",
+            "Ctrl-C over a selection copies instead",
             "a 30-line paste arrives intact in two chunks",
             "line mode edits locally and sends the line with Enter",
             "the settings are remembered without the password",

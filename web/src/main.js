@@ -318,6 +318,13 @@ $('monitor').addEventListener('click', () => {
   term.focus();
 });
 
+// Ctrl-C with text selected copies it (the browser's copy, which xterm.js fills with the
+// selection) instead of going to the device; without a selection it is the device's.
+// Pasting is Ctrl-Shift-V or the browser's menu: Ctrl-V is the device's Ctrl-V.
+term.attachCustomKeyEventHandler(
+  (ev) => !(ev.type === 'keydown' && ev.ctrlKey && !ev.shiftKey && !ev.altKey && ev.key.toLowerCase() === 'c' && term.hasSelection()),
+);
+
 term.onData((data) => perform(keys.typed(data)));
 
 // Pastes are taken before xterm.js sees them (capture phase, on an ancestor of its

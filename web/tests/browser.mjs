@@ -138,6 +138,25 @@ async function session(page, artifacts) {
   }
   ok('Ctrl-C warm-boots CP/M');
 
+  // With text selected, Ctrl-C copies it (the browser's copy event carries it) and
+  // sends nothing.
+  await page.evaluate(() => {
+    document.addEventListener('copy', (ev) => {
+      window.copied = ev.clipboardData.getData('text/plain');
+    });
+    window.altair.term.selectAll();
+  });
+  await page.keyboard.press('Control+C');
+  const copied = await page.evaluate(() => {
+    window.altair.term.clearSelection();
+    return window.copied ?? '';
+  });
+  const ctrlCopy = await page.evaluate(() => window.altair.sent['dev/ctrl']);
+  if (ctrlCopy !== ctrlAfter || !copied.includes(LISTING)) {
+    throw new Error(`Ctrl-C over a selection sent ${ctrlCopy - ctrlAfter} messages and copied ${JSON.stringify(copied)}`);
+  }
+  ok('Ctrl-C over a selection copies instead');
+
   // A paste of 30 lines (270 bytes): two dev/paste chunks, every line run in order.
   const names = Array.from({ length: 30 }, (_, i) => `Q${String(i).padStart(2, '0')}PASTE`);
   before = await text(page);
