@@ -256,6 +256,7 @@ fn browser_runs_cpm_commands_ctrl_c_a_paste_and_line_mode() -> Result<(), Failur
             "Ctrl-C over a selection copies instead",
             "a 30-line paste arrives intact in two chunks",
             "line mode edits locally and sends the line with Enter",
+            "the monitor button stops the CPU and lets it run again",
             "the settings are remembered without the password",
             "the terminal fits the window",
         ],

@@ -210,6 +210,20 @@ async function session(page, artifacts) {
   await page.click('#mode');
   await waitForState(page, '#mode', 'character mode');
 
+  // The monitor button: the front panel's monitor (M on dev/ctrl), R, then out again.
+  before = await text(page);
+  await page.click('#monitor');
+  await waitForText(page, 'MONITOR: CPU stopped at PC=', count(before, 'MONITOR: CPU stopped'));
+  await page.click('#terminal');
+  await typeLine(page, 'R');
+  await waitForText(page, 'SP=', count(before, 'SP='));
+  await page.click('#monitor');
+  await page.click('#terminal');
+  before = await text(page);
+  await page.keyboard.press('Enter');
+  await waitForText(page, 'A>', count(before, 'A>'));
+  ok('the monitor button stops the CPU and lets it run again');
+
   // The mode is remembered, the password is not.
   const stored = await page.evaluate(() => localStorage.getItem('altair-sphere-web'));
   if (!stored.includes('"mode":"character"') || stored.includes(env('ALTAIR_WEB_PASSWORD'))) {
