@@ -34,6 +34,7 @@ fn repo() -> PathBuf {
 fn browser_tools() -> Result<(PathBuf, PathBuf), String> {
     let chromium = std::env::var_os("ALTAIR_CHROMIUM")
         .map(PathBuf::from)
+        .filter(|p| p.is_file())
         .or_else(|| find_program("chromium"))
         .ok_or("chromium not installed (Debian: apt-get install chromium)")?;
     let node =
