@@ -295,6 +295,7 @@ fn browser_reconnects_after_a_broker_restart_and_shows_the_device_status() -> Re
         &[
             "a stopped broker shows reconnecting",
             "the page reconnects by itself",
+            "keys typed during the outage arrive after it",
             "typing works after the reconnect",
             "a device gone shows offline",
             "a device back shows online and its prompt",

@@ -5,7 +5,7 @@
 //   `altair/<ch>/web` is written to the terminal as it comes.
 // - The connection's state and the device's retained `altair/<ch>/status` are always
 //   shown in the bar, and in the tab's title.
-// - One MQTT 5 session per tab with a short expiry: keys typed and output published
+// - One MQTT 5 session per login with a short expiry: keys typed and output published
 //   while the link is down are queued (by MQTT.js and by the broker) and delivered on
 //   the automatic reconnect, and a closed tab leaves nothing on the broker for long.
 // - The password is never stored; the broker URL, user, channel and the typing options
@@ -159,13 +159,11 @@ function perform(actions) {
 
 function connect(login) {
   const prefix = `altair/${login.channel}/`;
-  // The same session id for the life of the tab (a reload keeps it), new for a new tab.
-  let clientId = sessionStorage.getItem(`${STORE_KEY}-id`);
-  if (!clientId) {
-    const random = crypto.getRandomValues(new Uint32Array(2));
-    clientId = `web-${login.channel}-${Array.from(random, (n) => n.toString(36)).join('')}`;
-    sessionStorage.setItem(`${STORE_KEY}-id`, clientId);
-  }
+  // A new session id for each login, kept across reconnects. (Not kept in the tab's
+  // sessionStorage: a duplicated tab copies it, and two clients with one id would throw
+  // each other off the broker for ever.)
+  const random = crypto.getRandomValues(new Uint32Array(2));
+  const clientId = `web-${login.channel}-${Array.from(random, (n) => n.toString(36)).join('')}`;
   const client = mqtt.connect(login.broker, {
     protocolVersion: 5,
     clientId,

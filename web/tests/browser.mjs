@@ -296,10 +296,15 @@ async function restart(page) {
   await need('broker-stop');
   await waitForState(page, '#broker-state', 'broker: reconnecting');
   ok('a stopped broker shows reconnecting');
+  // Typed while the broker is away: held by the page, sent once it is back.
+  let before = await text(page);
+  await typeLine(page, 'STAT');
   await need('broker-start');
   await waitForState(page, '#broker-state', 'broker: connected');
   ok('the page reconnects by itself');
-  const before = await text(page);
+  await waitForText(page, 'A: R/W, Space:', count(before, 'A: R/W, Space:'));
+  ok('keys typed during the outage arrive after it');
+  before = await text(page);
   await typeLine(page, 'DIR');
   await waitForText(page, LISTING, count(before, LISTING));
   ok('typing works after the reconnect');
