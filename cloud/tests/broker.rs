@@ -77,8 +77,16 @@ fn init_writes_the_contract_files_with_safe_modes() {
     assert_eq!(mode(&f.path("data")), 0o700);
     assert_eq!(mode(&f.path("ca.crt")), 0o644);
     assert_eq!(mode(&f.path("mosquitto.conf")), 0o644);
-    // The browser terminal, for a static host, with this broker as its login default.
+    // The browser terminal, for a static host, with this broker as its login default,
+    // and the README on serving it.
     assert_eq!(mode(&f.path("web/app.js")), 0o644);
+    let readme = fs::read_to_string(f.path("README.md")).unwrap();
+    assert!(
+        readme.contains("## Browser terminal")
+            && readme.contains(&format!("`wss://localhost:{}`", f.ws_port))
+            && readme.contains("over HTTPS"),
+        "{readme}"
+    );
     assert_eq!(
         fs::read_to_string(f.path("web/config.json")).unwrap(),
         format!(
