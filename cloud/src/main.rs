@@ -4,12 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use altair_cloud::broker::layout::Layout;
-use altair_cloud::broker::record::BrokerRecord;
 use altair_cloud::broker::{self, InitOptions, WebUserOption};
 use altair_cloud::mqtt::{BrokerUrl, Endpoint, Scheme};
 use altair_cloud::term::{self, TermOptions, keys::Mode};
-use altair_cloud::web::{self, PageConfig, serve};
+use altair_cloud::web::{self, ServeOptions, serve};
 use clap::{Args, Parser, Subcommand};
 
 /// Server side of altair-sphere: provision and check the Mosquitto broker, and attach
@@ -123,6 +121,19 @@ struct TermArgs {
     linger: f64,
 }
 
+impl From<ServeArgs> for ServeOptions {
+    fn from(a: ServeArgs) -> Self {
+        ServeOptions {
+            port: a.port,
+            dir: a.dir,
+            broker_dir: a.broker_dir,
+            broker: a.broker,
+            user: a.user,
+            channel: a.channel,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum BrokerCommand {
     /// Write (or update) a broker directory: CA, server and device certificates,
@@ -218,7 +229,7 @@ fn main() -> ExitCode {
         },
         Command::Web {
             command: WebCommand::Serve(args),
-        } => match web_serve(args) {
+        } => match web::serve_page(args.into()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("altair-cloud web serve: {e}");
@@ -226,76 +237,6 @@ fn main() -> ExitCode {
             }
         },
     }
-}
-
-/// `web serve`: binds, says where the page is (and how Chromium can trust a broker
-/// directory's private CA), then serves until killed.
-fn web_serve(a: ServeArgs) -> Result<(), String> {
-    let mut config = PageConfig::default();
-    let mut pin = None;
-    if let Some(dir) = &a.broker_dir {
-        let record = match BrokerRecord::load_if_exists(dir) {
-            Ok(Some(record)) => record,
-            Ok(None) => {
-                return Err(format!(
-                    "{} is not a broker directory (no broker.toml): make it with \
-                     `altair-cloud broker init {} --host localhost --device 1 \
-                     --web-user NAME --web-password-file FILE`",
-                    dir.display(),
-                    dir.display()
-                ));
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        config = PageConfig::from_record(&record);
-        if record.letsencrypt_dir.is_none() {
-            let layout = Layout::new(dir);
-            let key_pin = web::spki_pin(&layout.server_crt()).map_err(|e| e.to_string())?;
-            pin = Some((layout.ca_crt(), key_pin));
-        }
-    }
-    if let Some(url) = a.broker {
-        BrokerUrl::parse(&url).map_err(|e| format!("--broker: {e}"))?;
-        config.broker = Some(url);
-    }
-    if let Some(channel) = a.channel {
-        altair_pki::check_device_id(&channel).map_err(|e| format!("--channel: {e}"))?;
-        config.channel = Some(channel);
-    }
-    config.user = a.user.or(config.user);
-    let source = match a.dir {
-        Some(dir) if !dir.join("index.html").is_file() => {
-            return Err(format!(
-                "{} has no index.html: build the page first (cd web && npm ci && npm run build)",
-                dir.display()
-            ));
-        }
-        Some(dir) => serve::Source::Dir(dir),
-        None => serve::Source::Embedded,
-    };
-    let listener = serve::bind(a.port).map_err(|e| format!("127.0.0.1:{}: {e}", a.port))?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-    let url = format!("http://127.0.0.1:{port}/");
-    println!("altair-cloud web: the browser terminal is at {url}");
-    if let Some((ca, pin)) = pin {
-        println!(
-            "The broker's browser listener has a certificate from its own CA, which browsers \
-             do not trust. Import {} as a certificate authority in the browser, or start \
-             Chromium trusting just that server key:\n  chromium --user-data-dir=\"$(mktemp -d)\" \
-             --ignore-certificate-errors-spki-list={pin} {url}",
-            ca.display()
-        );
-    }
-    // The test harness and scripts read the URL as soon as it is printed.
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    serve::run(
-        &listener,
-        serve::Site {
-            source,
-            config_json: Some(config.to_json()),
-        },
-    )
-    .map_err(|e| e.to_string())
 }
 
 /// Checks the term arguments and reads the password.

@@ -11,13 +11,15 @@
 pub mod assets;
 pub mod serve;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use altair_pki::{CertInfo, write_public};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use crate::broker::layout::Layout;
 use crate::broker::record::BrokerRecord;
+use crate::mqtt::BrokerUrl;
 
 /// The defaults the page's login form starts with, served as `config.json` beside it.
 /// Nothing secret: the page asks for the password.
@@ -103,6 +105,112 @@ pub fn spki_pin(cert: &Path) -> Result<String, altair_pki::PkiError> {
     Ok(B64.encode(ring::digest::digest(&ring::digest::SHA256, &info.spki)))
 }
 
+/// What `altair-cloud web serve` was asked for.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// The port on 127.0.0.1 (0: any free one).
+    pub port: u16,
+    /// A directory to serve instead of the embedded page.
+    pub dir: Option<PathBuf>,
+    /// A broker directory whose record gives the login defaults and whose server
+    /// certificate gives the Chromium pin.
+    pub broker_dir: Option<PathBuf>,
+    /// The broker URL default, ahead of the broker directory's.
+    pub broker: Option<String>,
+    /// The user name default, ahead of the broker directory's.
+    pub user: Option<String>,
+    /// The channel default, ahead of the broker directory's.
+    pub channel: Option<String>,
+}
+
+/// A private-CA broker's trust material for the message `web serve` prints: the CA file
+/// to import, and the server key's pin ([`spki_pin`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trust {
+    /// The broker directory's `ca.crt`.
+    pub ca: PathBuf,
+    /// The pin of its `server.crt`.
+    pub pin: String,
+}
+
+/// Checks the options and makes the site to serve, with the trust material when the
+/// broker directory's browser listener uses its own CA (not Let's Encrypt).
+pub fn prepare(opts: &ServeOptions) -> Result<(serve::Site, Option<Trust>), String> {
+    let mut config = PageConfig::default();
+    let mut trust = None;
+    if let Some(dir) = &opts.broker_dir {
+        let record = match BrokerRecord::load_if_exists(dir) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                return Err(format!(
+                    "{} is not a broker directory (no broker.toml): make it with \
+                     `altair-cloud broker init {} --host localhost --device 1 \
+                     --web-user NAME --web-password-file FILE`",
+                    dir.display(),
+                    dir.display()
+                ));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        config = PageConfig::from_record(&record);
+        if record.letsencrypt_dir.is_none() {
+            let layout = Layout::new(dir);
+            trust = Some(Trust {
+                pin: spki_pin(&layout.server_crt()).map_err(|e| e.to_string())?,
+                ca: layout.ca_crt(),
+            });
+        }
+    }
+    if let Some(url) = &opts.broker {
+        BrokerUrl::parse(url).map_err(|e| format!("--broker: {e}"))?;
+        config.broker = Some(url.clone());
+    }
+    if let Some(channel) = &opts.channel {
+        altair_pki::check_device_id(channel).map_err(|e| format!("--channel: {e}"))?;
+        config.channel = Some(channel.clone());
+    }
+    if let Some(user) = &opts.user {
+        config.user = Some(user.clone());
+    }
+    let source = match &opts.dir {
+        Some(dir) if !dir.join(assets::INDEX).is_file() => {
+            return Err(format!(
+                "{} has no index.html: build the page first (cd web && npm ci && npm run build)",
+                dir.display()
+            ));
+        }
+        Some(dir) => serve::Source::Dir(dir.clone()),
+        None => serve::Source::Embedded,
+    };
+    let site = serve::Site {
+        source,
+        config_json: Some(config.to_json()),
+    };
+    Ok((site, trust))
+}
+
+/// `altair-cloud web serve`: binds 127.0.0.1, prints the page's URL (and, for a
+/// private-CA broker, how a browser can trust it), then serves until the process ends.
+pub fn serve_page(opts: ServeOptions) -> Result<(), String> {
+    let (site, trust) = prepare(&opts)?;
+    let listener = serve::bind(opts.port).map_err(|e| format!("127.0.0.1:{}: {e}", opts.port))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let url = format!("http://127.0.0.1:{port}/");
+    println!("altair-cloud web: the browser terminal is at {url}");
+    if let Some(Trust { ca, pin }) = trust {
+        println!(
+            "The broker's browser listener has a certificate from its own CA, which browsers \
+             do not trust. Import {} as a certificate authority in the browser, or start \
+             Chromium trusting just that server key:\n  chromium --user-data-dir=\"$(mktemp -d)\" \
+             --ignore-certificate-errors-spki-list={pin} {url}",
+            ca.display()
+        );
+    }
+    // Scripts and the browser test read the URL as soon as it is printed.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    serve::run(&listener, site).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +227,49 @@ mod tests {
             "{\"broker\": \"wss://h.example:8091\", \"user\": \"a\\\"b\\\\c\\u003c/\"}\n"
         );
         assert_eq!(PageConfig::default().to_json(), "{}\n");
+    }
+
+    #[test]
+    fn serve_options_are_checked_and_given_defaults_win() {
+        let tmp = tempfile::tempdir().unwrap();
+        let not_a_broker = ServeOptions {
+            broker_dir: Some(tmp.path().to_path_buf()),
+            ..ServeOptions::default()
+        };
+        let e = prepare(&not_a_broker).unwrap_err();
+        assert!(
+            e.contains("is not a broker directory (no broker.toml)"),
+            "{e}"
+        );
+        let unbuilt = ServeOptions {
+            dir: Some(tmp.path().to_path_buf()),
+            ..ServeOptions::default()
+        };
+        assert!(prepare(&unbuilt).unwrap_err().contains("has no index.html"));
+        let bad = ServeOptions {
+            broker: Some("http://h".into()),
+            ..ServeOptions::default()
+        };
+        assert!(prepare(&bad).unwrap_err().starts_with("--broker: "));
+        let bad = ServeOptions {
+            channel: Some("a/b".into()),
+            ..ServeOptions::default()
+        };
+        assert!(prepare(&bad).unwrap_err().starts_with("--channel: "));
+
+        let given = ServeOptions {
+            broker: Some("wss://h.example:8091".into()),
+            user: Some("ada".into()),
+            channel: Some("7".into()),
+            ..ServeOptions::default()
+        };
+        let (site, trust) = prepare(&given).unwrap();
+        assert!(matches!(site.source, serve::Source::Embedded));
+        assert_eq!(trust, None);
+        assert_eq!(
+            site.config_json.as_deref(),
+            Some("{\"broker\": \"wss://h.example:8091\", \"user\": \"ada\", \"channel\": \"7\"}\n")
+        );
     }
 
     #[test]
