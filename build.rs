@@ -106,7 +106,9 @@ MEMORY
             format!("Some(include_bytes!({:?}))", path.display().to_string())
         }
         None => {
-            println!("cargo::warning=no boot ROM (ALTAIR_BOOT_ROM): the QEMU image starts in the monitor");
+            println!(
+                "cargo::warning=no boot ROM (ALTAIR_BOOT_ROM): the QEMU image starts in the monitor"
+            );
             "None".to_owned()
         }
     };

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the build and the tests need. Run as root.
+# Installs the Debian 12 packages the build and the tests need, and the browser
+# terminal's npm packages (web/node_modules). Run as root.
 # Idempotent: packages already installed are skipped, and when nothing is missing it
 # neither updates the package lists nor installs anything.
 set -euo pipefail
@@ -22,6 +23,8 @@ PACKAGES=(
     qemu-system-arm
     # MQTT broker and command-line clients for the end-to-end tests.
     mosquitto mosquitto-clients
+    # The browser terminal's tests run in a real browser (hil-tests/tests/browser.rs).
+    chromium
 )
 
 if [[ "$(id -u)" -ne 0 ]]; then
@@ -39,13 +42,28 @@ for pkg in "${PACKAGES[@]}"; do
         missing+=("$pkg")
     fi
 done
+# Node.js and npm build the page and drive the browser. Machines that come with a
+# Node.js of their own keep it; others get Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "install-deps: all ${#PACKAGES[@]} packages already installed"
-    exit 0
+else
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends "${missing[@]}"
+# The page's npm packages, exactly as web/package-lock.json says, unless node_modules
+# is already newer than the lockfile (npm ci starts from nothing each time).
+web="$(dirname "${BASH_SOURCE[0]}")/../web"
+if [[ -f "$web/node_modules/.package-lock.json" &&
+      "$web/node_modules/.package-lock.json" -nt "$web/package-lock.json" ]]; then
+    echo "install-deps: web/node_modules is up to date"
+else
+    echo "install-deps: npm ci in web/"
+    (cd "$web" && npm ci --no-audit --no-fund)
+fi

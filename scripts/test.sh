@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The single "run every test" command, locally and in CI (.ci/run calls it).
 # Steps, each announced by a "==> step" banner; the first failure stops the run:
-#   format, clippy, all tests in release (including the slow #[ignore]d conformance
-#   runs), doc tests, and the no_std device build with its size report.
+#   format, clippy, the browser terminal's build and key tests (web/), all tests in
+#   release (including the slow #[ignore]d conformance runs and the browser tests), doc
+#   tests, and the no_std device build with its size report.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +26,20 @@ rustfmt --edition 2024 --check scripts/nostd-probe/build.rs scripts/nostd-probe/
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# The page is committed built (web/dist, embedded by altair-cloud): building it again
+# must give the same files, so what runs is what the sources say.
+step "web: npm run build (web/dist up to date) and npm test"
+if [[ -d web/node_modules ]]; then
+    (cd web && npm run --silent build && npm test --silent)
+    if git rev-parse --git-dir >/dev/null 2>&1 && [[ -n "$(git status --porcelain -- web/dist)" ]]; then
+        git status --short -- web/dist
+        echo "web/dist differs from what web/src builds to: run (cd web && npm run build) and commit it" >&2
+        exit 1
+    fi
+else
+    echo "web/node_modules missing: skipping (scripts/install-deps.sh runs npm ci in web/)"
+fi
 
 # Ignored tests are the slow CPU conformance runs: they must run in release.
 step "cargo nextest run --workspace --release --run-ignored all"

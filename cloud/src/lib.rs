@@ -1,7 +1,8 @@
 //! The server side of altair-sphere: `altair-cloud broker init` provisions a hardened
 //! Mosquitto (certificates, configuration, passwords, ACLs, systemd units) in one
-//! directory, `altair-cloud doctor` checks such a directory end to end, and
-//! `altair-cloud term` is a terminal for a device ([`term`]).
+//! directory, `altair-cloud doctor` checks such a directory end to end,
+//! `altair-cloud term` is a terminal for a device ([`term`]), and `altair-cloud web
+//! serve` serves the browser terminal's page ([`web`]).
 //!
 //! The binary (`src/main.rs`) only parses the command line; everything is here so the
 //! tests and the doctor share it. [`broker::layout::Layout`] and
@@ -18,3 +19,4 @@ pub mod ports;
 pub mod programs;
 pub mod term;
 pub mod vdisk;
+pub mod web;

@@ -8,6 +8,7 @@ use altair_cloud::broker::{self, InitOptions, WebUserOption};
 use altair_cloud::mqtt::{BrokerUrl, Endpoint, Scheme};
 use altair_cloud::term::{self, TermOptions, keys::Mode};
 use altair_cloud::vdisk;
+use altair_cloud::web::{self, ServeOptions, serve};
 use clap::{Args, Parser, Subcommand};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use std::sync::Arc;
@@ -49,18 +50,30 @@ enum Command {
         #[command(subcommand)]
         command: VdiskCommand,
     },
+    /// The browser terminal: a web page for a device, over the broker's WebSockets listener.
+    Web {
+        #[command(subcommand)]
+        command: WebCommand,
+    },
 }
 
 #[derive(Subcommand)]
 enum VdiskCommand {
     /// Serve the devices' disks: one image per channel, DIR/<channel>.dsk, every write
     /// durable before it is acknowledged. Stops cleanly on SIGTERM or Ctrl-C.
+    Serve(VdiskServeArgs),
+}
+
+#[derive(Subcommand)]
+enum WebCommand {
+    /// Serve the page on 127.0.0.1 for this machine's browser (the page built into this
+    /// binary, or --dir).
     Serve(ServeArgs),
 }
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("scope").required(true).args(["channel", "all"]))]
-struct ServeArgs {
+struct VdiskServeArgs {
     /// The broker: normally the local listener, mqtt://127.0.0.1:PORT (also mqtts://
     /// with --cert/--key, or wss:// with --user).
     #[arg(long, value_name = "URL")]
@@ -105,6 +118,31 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
+struct ServeArgs {
+    /// The port on 127.0.0.1 (0: any free port; the URL is printed).
+    #[arg(long, value_name = "PORT", default_value_t = serve::DEFAULT_PORT)]
+    port: u16,
+    /// Serve this directory (such as web/dist while working on the page) instead of the
+    /// page built into this binary.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// A broker directory (from `broker init`): the login form starts with its browser
+    /// listener, web user and device, and the way to make Chromium accept its
+    /// certificate is printed.
+    #[arg(long, value_name = "DIR")]
+    broker_dir: Option<PathBuf>,
+    /// The broker URL the login form starts with (wss://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// The user name the login form starts with.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// The channel the login form starts with.
+    #[arg(long, value_name = "CHANNEL")]
+    channel: Option<String>,
+}
+
+#[derive(Args)]
 struct TermArgs {
     /// The broker: mqtts://HOST[:PORT] (device listener, with --cert and --key) or
     /// wss://HOST[:PORT] (browser listener, with --user) [default port: 8884 or 8091].
@@ -143,6 +181,19 @@ struct TermArgs {
     /// From a pipe: seconds the device must stay quiet after the input ends.
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     linger: f64,
+}
+
+impl From<ServeArgs> for ServeOptions {
+    fn from(a: ServeArgs) -> Self {
+        ServeOptions {
+            port: a.port,
+            dir: a.dir,
+            broker_dir: a.broker_dir,
+            broker: a.broker,
+            user: a.user,
+            channel: a.channel,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -254,11 +305,20 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Web {
+            command: WebCommand::Serve(args),
+        } => match web::serve_page(args.into()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("altair-cloud web serve: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
 /// Checks the `vdisk serve` arguments and reads the password.
-fn serve_options(a: ServeArgs) -> Result<vdisk::ServeOptions, String> {
+fn serve_options(a: VdiskServeArgs) -> Result<vdisk::ServeOptions, String> {
     let url = BrokerUrl::parse(&a.broker)?;
     if let Some(channel) = &a.channel {
         altair_pki::check_device_id(channel).map_err(|e| format!("--channel: {e}"))?;

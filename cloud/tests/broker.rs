@@ -55,6 +55,10 @@ fn init_writes_the_contract_files_with_safe_modes() {
         "systemd/altair-vdisk.service",
         "README.md",
         "broker.toml",
+        "web/index.html",
+        "web/app.js",
+        "web/app.css",
+        "web/config.json",
     ] {
         assert!(f.path(rel).is_file(), "{rel} missing");
     }
@@ -73,6 +77,23 @@ fn init_writes_the_contract_files_with_safe_modes() {
     assert_eq!(mode(&f.path("data")), 0o700);
     assert_eq!(mode(&f.path("ca.crt")), 0o644);
     assert_eq!(mode(&f.path("mosquitto.conf")), 0o644);
+    // The browser terminal, for a static host, with this broker as its login default,
+    // and the README on serving it.
+    assert_eq!(mode(&f.path("web/app.js")), 0o644);
+    let readme = fs::read_to_string(f.path("README.md")).unwrap();
+    assert!(
+        readme.contains("## Browser terminal")
+            && readme.contains(&format!("`wss://localhost:{}`", f.ws_port))
+            && readme.contains("over HTTPS"),
+        "{readme}"
+    );
+    assert_eq!(
+        fs::read_to_string(f.path("web/config.json")).unwrap(),
+        format!(
+            "{{\"broker\": \"wss://localhost:{}\", \"user\": \"ada\", \"channel\": \"d1\"}}\n",
+            f.ws_port
+        )
+    );
 
     let conf = fs::read_to_string(f.path("mosquitto.conf")).unwrap();
     match (is_root(), mosquitto_uid()) {

@@ -64,7 +64,11 @@ pub trait BlockStorage {
 impl<T: BlockStorage + ?Sized> BlockStorage for &mut T {
     type Error = T::Error;
 
-    fn read_sector(&mut self, offset: u32, buf: &mut [u8; SECTOR_BYTES]) -> nb::Result<(), T::Error> {
+    fn read_sector(
+        &mut self,
+        offset: u32,
+        buf: &mut [u8; SECTOR_BYTES],
+    ) -> nb::Result<(), T::Error> {
         (**self).read_sector(offset, buf)
     }
 

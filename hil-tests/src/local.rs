@@ -36,6 +36,9 @@ pub struct RigOptions {
     pub virtual_disk: bool,
     /// More arguments for `host-sim mqtt` (such as `--vdisk-no-read-ahead`).
     pub device_args: Vec<String>,
+    /// Skip the guest's echo of typed text, as the original firmware does, by this rule
+    /// (`host-sim --echo-suppression count` or `matching`); `None` echoes everything.
+    pub echo_suppression: Option<&'static str>,
 }
 
 /// Mosquitto and `host-sim mqtt` on this host; both stop when dropped.
@@ -283,6 +286,9 @@ impl LocalRig {
             cmd.arg(format!("--mhz={mhz}"));
         }
         cmd.args(&self.options.device_args);
+        if let Some(rule) = self.options.echo_suppression {
+            cmd.arg(format!("--echo-suppression={rule}"));
+        }
         let child = cmd
             .spawn()
             .map_err(|e| Failure(format!("cannot start host-sim: {e}")))?;

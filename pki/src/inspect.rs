@@ -29,6 +29,9 @@ pub struct CertInfo {
     pub client_auth: bool,
     /// The subject public key, as the raw bits of the SubjectPublicKeyInfo.
     pub public_key: Vec<u8>,
+    /// The whole SubjectPublicKeyInfo (DER, algorithm included): what a public-key pin
+    /// such as Chromium's `--ignore-certificate-errors-spki-list` hashes.
+    pub spki: Vec<u8>,
     der: Vec<u8>,
 }
 
@@ -105,6 +108,7 @@ impl CertInfo {
             server_auth,
             client_auth,
             public_key: x509.public_key().subject_public_key.data.to_vec(),
+            spki: x509.public_key().raw.to_vec(),
             der: der.clone(),
         })
     }

@@ -19,6 +19,7 @@
 //! DIR/systemd/altair-mosquitto.service, DIR/systemd/altair-vdisk.service
 //! DIR/broker.toml                  what init was told (see record.rs)
 //! DIR/README.md                    how to install and run it
+//! DIR/web/                         the browser terminal, for a static web host  0644 files
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -135,6 +136,11 @@ impl Layout {
     /// `DIR/README.md`.
     pub fn readme(&self) -> PathBuf {
         self.dir.join("README.md")
+    }
+
+    /// `DIR/web`: the browser terminal's page and its `config.json`, for any static host.
+    pub fn web_dir(&self) -> PathBuf {
+        self.dir.join("web")
     }
 
     /// `DIR/letsencrypt-dir/fullchain.pem` and `privkey.pem`: the Let's Encrypt

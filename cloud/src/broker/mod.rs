@@ -3,7 +3,8 @@
 //! Init merges its options into `DIR/broker.toml` (see [`record`]) and then makes sure
 //! every file of [`layout::Layout`] matches it: the PKI ([`pki_files`]), the configuration
 //! ([`mosquitto_conf`]), the password file ([`passwd`]), the ACLs ([`acl`]), the systemd
-//! units ([`systemd`]) and a README ([`readme`]). Run again, it keeps the CA and existing
+//! units ([`systemd`]), a README ([`readme`]) and the browser terminal's page
+//! ([`crate::web::write_page`]). Run again, it keeps the CA and existing
 //! certificates and adds what is new; the record is written last, so an interrupted run
 //! is completed by running it again.
 
@@ -29,6 +30,8 @@ use layout::Layout;
 use owner::Ownership;
 use passwd::PasswordFile;
 use record::{BrokerRecord, WebUser};
+
+use crate::web::PageConfig;
 
 /// The device listener's port when neither the options nor the record give one.
 pub const DEFAULT_TLS_PORT: u16 = 8884;
@@ -183,11 +186,16 @@ pub fn init_with(opts: &InitOptions, owner: &Ownership) -> Result<Report, InitEr
         &layout.readme(),
         &readme::render(&layout, &record, broker_user),
     )?;
+    crate::web::write_page(&layout.web_dir(), &PageConfig::from_record(&record))?;
     record.save(layout.dir())?;
     report.done(format!(
         "wrote {}, the ACLs, the password file, the systemd units and {}",
         layout.mosquitto_conf().display(),
         layout.readme().display()
+    ));
+    report.done(format!(
+        "wrote the browser terminal's page to {} (see \"Browser terminal\" in the README)",
+        layout.web_dir().display()
     ));
     report.done(format!(
         "recorded the setup in {}",

@@ -154,5 +154,26 @@ each renewal, e.g. with `--deploy-hook 'systemctl restart {broker_unit}'`.
             );
         }
     }
+    let _ = write!(
+        r,
+        "\
+\n## Browser terminal
+
+`web/` holds the browser terminal: `index.html`, `app.js`, `app.css` and `config.json`,
+the login form's defaults (this broker's `wss://{host}:{ws}` and a device; nothing
+secret: the page asks for the password). Put these files on any static web host, or run
+`altair-cloud web serve --broker-dir {dir}` on a laptop (it serves on 127.0.0.1). Init
+rewrites them on every run.
+
+- Serve the page over HTTPS (a page loaded over https may only open `wss://`, which is
+  what this listener speaks), or from localhost: the password is typed into it.
+- The browser must trust the listener's certificate. With Let's Encrypt (above) it
+  does. With this CA, import `ca.crt` into the browser as a certificate authority, or,
+  for a test browser, start Chromium with
+  `--ignore-certificate-errors-spki-list=PIN` and a `--user-data-dir`, where PIN is
+  printed by `altair-cloud web serve --broker-dir {dir}`.
+",
+        ws = record.ws_port,
+    );
     r
 }

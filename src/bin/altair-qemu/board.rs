@@ -328,9 +328,8 @@ impl TestEntropy {
         let mut seed = [0u8; 32];
         // SAFETY: READ writes at most `seed.len()` bytes into `seed`, which is alive and
         // exclusively borrowed; it returns the number of bytes NOT read.
-        let missing = unsafe {
-            cortex_m_semihosting::syscall!(READ, fd, seed.as_mut_ptr(), seed.len())
-        };
+        let missing =
+            unsafe { cortex_m_semihosting::syscall!(READ, fd, seed.as_mut_ptr(), seed.len()) };
         // SAFETY: CLOSE takes the handle OPEN returned.
         unsafe {
             cortex_m_semihosting::syscall!(CLOSE, fd);

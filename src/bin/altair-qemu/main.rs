@@ -98,7 +98,9 @@ fn setup(
             Err(e) => fail("boot ROM", &e),
         },
         None => {
-            log::warn!("no boot ROM linked in (ALTAIR_BOOT_ROM at build time): starting in the monitor");
+            log::warn!(
+                "no boot ROM linked in (ALTAIR_BOOT_ROM at build time): starting in the monitor"
+            );
             true
         }
     };

@@ -73,8 +73,9 @@ pub fn run(device: Device<'_>) -> ! {
     let mut client_id = heapless::String::<CLIENT_ID_LEN>::new();
     let _ = client_id.push_str("altair-");
     let _ = client_id.push_str(CHANNEL);
-    let status = heapless::String::<{ session::MAX_TOPIC_LEN }>::try_from(session.topics().status())
-        .unwrap_or_default();
+    let status =
+        heapless::String::<{ session::MAX_TOPIC_LEN }>::try_from(session.topics().status())
+            .unwrap_or_default();
     let mut link = match Link::new(
         buffers,
         LinkConfig {
@@ -148,7 +149,11 @@ fn connect<'l, 'b, 'u>(
 /// The first connection after boot, left at once. Out of line, so that its handshake's
 /// future and the next one's share the same stack instead of taking two frames' worth.
 #[inline(never)]
-fn clean_start(link: &mut Link<'_>, uart: &mut Uart0, rng: &mut ChaCha20Rng) -> Result<(), LinkError> {
+fn clean_start(
+    link: &mut Link<'_>,
+    uart: &mut Uart0,
+    rng: &mut ChaCha20Rng,
+) -> Result<(), LinkError> {
     let conn = block_on(link.connect(UartStream(&mut *uart), rng, IO_TIMEOUT))?;
     block_on(conn.leave(IO_TIMEOUT))?;
     log::info!("left the clean-start session; reconnecting to resume one");
