@@ -3,7 +3,8 @@
 # Steps, each announced by a "==> step" banner; the first failure stops the run:
 #   format, clippy, the browser terminal's build and key tests (web/), all tests in
 #   release (including the slow #[ignore]d conformance runs and the browser tests), doc
-#   tests, and the no_std device build with its size report.
+#   tests, the no_std device build with its size report, and the hil-tests again against
+#   the firmware's QEMU image.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -55,8 +56,19 @@ cargo test --workspace --doc --release
 step "scripts/nostd-build.sh"
 scripts/nostd-build.sh
 
+# The same black-box suite against the firmware's Cortex-M4 image under QEMU (one test
+# at a time: each runs an emulated CPU).
+step "scripts/qemu-build.sh, then the hil-tests against the QEMU image"
+image="$(scripts/qemu-build.sh)"
+qemu_log="$(mktemp)"
+trap 'rm -f "$nextest_log" "$qemu_log"' EXIT
+ALTAIR_HIL_DEVICE=qemu ALTAIR_QEMU_IMAGE="$image" cargo nextest run --release \
+    -p altair-hil-tests --test scenarios --test reliability --test term_client --test vdisk \
+    --test-threads 1 2>&1 | tee "$qemu_log"
+
 # The whole run's verdict, last: every step above stops the run on failure, so reaching
 # here means the tests passed.
 passed="$(sed -n 's/.* tests run: \([0-9][0-9]*\) passed.*/\1/p' "$nextest_log" | tail -n 1)"
+on_qemu="$(sed -n 's/.* tests run: \([0-9][0-9]*\) passed.*/\1/p' "$qemu_log" | tail -n 1)"
 echo
-echo "tests: ${passed:-0} passed, 0 failed"
+echo "tests: $(( ${passed:-0} + ${on_qemu:-0} )) passed (${on_qemu:-0} of them against the QEMU image), 0 failed"

@@ -37,7 +37,7 @@ mod target;
 mod terminal;
 
 pub use failure::Failure;
-pub use local::{LocalRig, RigOptions};
+pub use local::{LocalRig, QEMU, RigOptions, qemu_image};
 pub use programs::{ALTAIR_CLOUD, HOST_SIM, Program, workspace_program};
 pub use proxy::{CutProxy, Direction};
 pub use rig::Rig;

@@ -36,6 +36,10 @@ pub struct RigOptions {
     pub virtual_disk: bool,
     /// More arguments for `host-sim mqtt` (such as `--vdisk-no-read-ahead`).
     pub device_args: Vec<String>,
+    /// Run the device as the firmware's Cortex-M4 image under QEMU (this ELF, built by
+    /// `scripts/qemu-build.sh`) instead of `host-sim mqtt`. Drive A is then always the
+    /// virtual disk, and `device_args` and `echo_suppression` cannot be given.
+    pub qemu_image: Option<PathBuf>,
     /// Skip the guest's echo of typed text, as the original firmware does, by this rule
     /// (`host-sim --echo-suppression count` or `matching`); `None` echoes everything.
     pub echo_suppression: Option<&'static str>,
@@ -62,6 +66,11 @@ impl LocalRig {
             .map_err(|e| Failure(format!("chmod {}: {e}", tmp.path().display())))?;
         let ports = Ports::reserve().map_err(|e| Failure(format!("free ports: {e}")))?;
         let dir = tmp.path().join("broker");
+        if options.qemu_image.is_some() {
+            // The image has the development PKI baked in: the broker must be made from the
+            // same CA, with the device certificate the image carries (init keeps both).
+            copy_dev_pki(&dir)?;
+        }
         let password_file = tmp.path().join("web-password");
         fs::write(&password_file, web_password(tmp.path()))
             .map_err(|e| Failure(format!("web password file: {e}")))?;
@@ -86,7 +95,8 @@ impl LocalRig {
         )?;
         fs::create_dir(tmp.path().join("disks"))
             .map_err(|e| Failure(format!("disks folder: {e}")))?;
-        let disk_copy = match options.virtual_disk {
+        let virtual_disk = options.virtual_disk || options.qemu_image.is_some();
+        let disk_copy = match virtual_disk {
             true => format!("disks/{CHANNEL}.dsk"),
             false => "cpm63k.dsk".to_owned(),
         };
@@ -112,7 +122,8 @@ impl LocalRig {
             options,
             tmp,
         };
-        if rig.options.virtual_disk {
+        if virtual_disk {
+            rig.options.virtual_disk = true;
             rig.start_disk_server()?;
         }
         rig.start_device()?;
@@ -257,6 +268,20 @@ impl LocalRig {
             .append(true)
             .open(self.tmp.path().join("host-sim.log"))
             .map_err(|e| Failure(format!("host-sim log: {e}")))?;
+        if let Some(image) = &self.options.qemu_image {
+            let mut cmd = qemu(image, port);
+            if let Some(mhz) = self.options.mhz {
+                cmd.arg("-append").arg(format!("mhz={mhz}"));
+            }
+            let child = cmd
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().map_err(|e| Failure(format!("log: {e}")))?)
+                .stderr(log)
+                .spawn()
+                .map_err(|e| Failure(format!("cannot start qemu-system-arm: {e}")))?;
+            self.device = Some(child);
+            return Ok(());
+        }
         let mut cmd = Command::new(workspace_program(HOST_SIM)?);
         cmd.arg("mqtt")
             .arg(format!("--broker=localhost:{port}"))
@@ -320,6 +345,56 @@ impl Drop for LocalRig {
         println!("--- host-sim's log ---\n{}", self.device_log());
         println!("--- mosquitto's log ---\n{}", self.broker.log());
     }
+}
+
+/// QEMU's `mps2-an386` with `image`, UART0 a TCP client of `port` on 127.0.0.1 that
+/// reconnects a second after the link drops (docs/reference.md section 6).
+fn qemu(image: &Path, port: u16) -> Command {
+    let mut cmd = Command::new(QEMU);
+    cmd.args(["-M", "mps2-an386", "-nographic", "-monitor", "none"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .arg("-kernel")
+        .arg(image)
+        .arg("-chardev")
+        .arg(format!(
+            "socket,id=s0,host=127.0.0.1,port={port},reconnect=1"
+        ))
+        .args(["-serial", "chardev:s0"]);
+    cmd
+}
+
+/// The emulator the QEMU rig runs.
+pub const QEMU: &str = "qemu-system-arm";
+
+/// The QEMU image `scripts/qemu-build.sh` makes: `$ALTAIR_QEMU_IMAGE`, else its place in
+/// this workspace's target folder, if it is there.
+pub fn qemu_image() -> Option<PathBuf> {
+    let path = match std::env::var_os("ALTAIR_QEMU_IMAGE") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/thumbv7em/thumbv7em-none-eabihf/device/altair-qemu"),
+    };
+    path.is_file().then_some(path)
+}
+
+/// Copies the development PKI (`certs/dev`: the CA and device `1`, which the QEMU image
+/// bakes in) to `dir`, the broker directory about to be made.
+fn copy_dev_pki(dir: &Path) -> Result<(), Failure> {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../certs/dev");
+    let copy = |rel: &str| {
+        let to = dir.join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| Failure(format!("{}: {e}", parent.display())))?;
+        }
+        fs::copy(from.join(rel), &to)
+            .map(drop)
+            .map_err(|e| Failure(format!("copy {}: {e}", from.join(rel).display())))
+    };
+    for rel in ["ca.crt", "ca.key", "devices/1.crt", "devices/1.key"] {
+        copy(rel)?;
+    }
+    Ok(())
 }
 
 /// The web user's password: made up per rig, never a fixed string in the repository.

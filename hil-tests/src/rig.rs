@@ -32,7 +32,33 @@ impl Rig {
 
     /// A local rig even when a remote target is configured, for tests that must control
     /// the broker or the link; `Ok(None)` (after printing why) when it cannot run here.
-    pub fn start_local(test: &str, options: RigOptions) -> Result<Option<Rig>, Failure> {
+    ///
+    /// With `ALTAIR_HIL_DEVICE=qemu` the device is the firmware's Cortex-M4 image under
+    /// QEMU ([`RigOptions::qemu_image`]; `scripts/qemu-build.sh` builds it) instead of
+    /// `host-sim mqtt`; a test that needs host-sim's own options is skipped then.
+    pub fn start_local(test: &str, mut options: RigOptions) -> Result<Option<Rig>, Failure> {
+        if std::env::var("ALTAIR_HIL_DEVICE").as_deref() == Ok("qemu") {
+            if !options.device_args.is_empty() || options.echo_suppression.is_some() {
+                println!(
+                    "SKIPPED {test}: it needs host-sim's own options (ALTAIR_HIL_DEVICE=qemu)"
+                );
+                return Ok(None);
+            }
+            let Some(image) = crate::local::qemu_image() else {
+                return Err(Failure(
+                    "ALTAIR_HIL_DEVICE=qemu but no QEMU image: run scripts/qemu-build.sh (or set \
+                     ALTAIR_QEMU_IMAGE)"
+                        .into(),
+                ));
+            };
+            if altair_cloud::programs::find_program(crate::local::QEMU).is_none() {
+                return Err(Failure(format!(
+                    "ALTAIR_HIL_DEVICE=qemu but {} is not installed (Debian: qemu-system-arm)",
+                    crate::local::QEMU
+                )));
+            }
+            options.qemu_image = Some(image);
+        }
         let missing = altair_cloud::programs::missing_mosquitto();
         if !missing.is_empty() {
             println!(

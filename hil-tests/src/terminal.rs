@@ -243,7 +243,10 @@ impl Terminal {
             self.ctrl('C')?;
             self.type_text("\r")?;
             if self.wait_for_within("A>", Duration::from_secs(10)).is_ok() {
-                self.settle(Duration::from_millis(200), Duration::from_secs(2))?;
+                // Quiet long enough for everything the Ctrl-C and the Enter give to have
+                // come (two prompts, and a warm boot's disk reads between them), from a
+                // device on a slow link (the QEMU image's UART) as well.
+                self.settle(Duration::from_millis(1_500), Duration::from_secs(6))?;
                 self.forget_so_far();
                 return Ok(());
             }

@@ -41,16 +41,8 @@ fn cp_m_boots_from_a_virtual_drive_a() -> Result<(), Failure> {
     term.wait_for("63K CP/M")?;
     term.at_cpm_prompt()?;
     term.type_text("DIR\r")?;
-    let listing = term.wait_for("A>")?;
-    for entry in [
-        "A: L80      COM : LADDER   COM",
-        "A: MBASIC   COM : PIP      COM",
-    ] {
-        assert!(
-            listing.contains(entry),
-            "{entry:?} missing from {listing:?}"
-        );
-    }
+    term.wait_for("A: L80      COM : LADDER   COM")?;
+    term.wait_for("A: MBASIC   COM : PIP      COM")?;
     Ok(())
 }
 
@@ -81,6 +73,7 @@ fn a_saved_file_survives_kill_9_of_the_disk_server_and_a_reboot() -> Result<(), 
     };
     term.at_cpm_prompt()?;
     term.type_text("SAVE 2 PROOF.COM\r")?;
+    term.wait_for("SAVE 2 PROOF.COM")?;
     term.wait_for("A>")?;
     let local = rig.local().expect("a local rig");
     // Straight after the write: the disk server crashes, then the device loses power.
@@ -114,6 +107,7 @@ fn a_write_waits_for_the_disk_server_and_completes_when_it_returns() -> Result<(
     let local = rig.local().expect("a local rig");
     local.kill_disk_server();
     term.type_text("SAVE 1 LATE.COM\r")?;
+    term.wait_for("SAVE 1 LATE.COM")?;
     // CP/M cannot finish without the server: its directory write waits, unacknowledged.
     assert!(
         term.wait_for_within("A>", Duration::from_secs(3)).is_err(),

@@ -29,11 +29,11 @@ use std::time::Duration as StdDuration;
 
 use altair_firmware::machine::{Altair, Stop};
 use altair_firmware::net::{
-    Backoff, Connected, Credentials, Inbound, Link, LinkBuffers, LinkConfig, LinkError, QoS,
-    Received, Reconnect, block_on,
+    Backoff, Connected, Credentials, Inbound, Link, LinkBuffers, LinkConfig, LinkError, Received,
+    Reconnect, block_on,
 };
 use altair_firmware::pace::Pacer;
-use altair_firmware::session::{self, Options, Outgoing as _, Session, Transmit};
+use altair_firmware::session::{Options, Outgoing as _, Session, Transmit};
 use altair_firmware::vdisk::VirtualDisk;
 use altair_pki::{CertInfo, private_key_der};
 use embassy_time::{Duration, Instant};
@@ -271,31 +271,12 @@ fn serve(conn: &mut Connected<'_, '_, Tcp>, socket: &TcpStream, guest: &mut Gues
 
 /// Sends one transmit; [`LinkError::Busy`] if the link has no room for it now.
 fn send(conn: &mut Connected<'_, '_, Tcp>, t: Transmit<'_>) -> Result<(), LinkError> {
-    match t {
-        Transmit::Subscribe(subscriptions) => {
-            let topics: Vec<&str> = subscriptions.iter().map(|s| s.topic).collect();
-            block_on(conn.subscribe(&topics, IO_TIMEOUT)).map(drop)
-        }
-        Transmit::Publish(p) => {
-            let qos = link_qos(p.qos);
-            if !conn.can_publish(qos) {
-                return Err(LinkError::Busy);
-            }
-            block_on(conn.publish(p.topic, p.payload, qos, p.retain, IO_TIMEOUT)).map(drop)
-        }
-    }
+    block_on(conn.send(t, IO_TIMEOUT))
 }
 
 /// The firmware's name for a socket error.
 fn io_kind(e: &std::io::Error) -> embedded_io_async::ErrorKind {
     embedded_io_async::Error::kind(&net_host::NetError(e.kind()))
-}
-
-fn link_qos(qos: session::QoS) -> QoS {
-    match qos {
-        session::QoS::AtMostOnce => QoS::AtMostOnce,
-        session::QoS::AtLeastOnce => QoS::AtLeastOnce,
-    }
 }
 
 /// Serves the link without waiting: acknowledgements, keepalive, and inbound messages

@@ -25,7 +25,7 @@ use super::error::{from_handshake, from_mqtt};
 use super::record_stream::RecordStream;
 use super::tls::{CipherSuite, Credentials, PinnedVerifier, Provider};
 use super::{LinkBuffers, LinkError, MAX_SUBSCRIPTIONS, TLS_READ_BYTES};
-use crate::session::STATUS_OFFLINE;
+use crate::session::{self, STATUS_OFFLINE, Transmit};
 
 /// What a link needs to know besides its buffers.
 #[derive(Clone, Copy, Debug)]
@@ -398,6 +398,32 @@ impl<'l, 'b, S: Read + Write + 'l> Connected<'l, 'b, S> {
                 Ok(received)
             }
             Ok(Err(e)) => Err(self.mqtt_error(e)),
+        }
+    }
+
+    /// Sends what the session or the virtual disk handed out
+    /// ([`crate::session::Outgoing::poll_transmit`]): a SUBSCRIBE, or a publish at its
+    /// QoS. [`LinkError::Busy`] (nothing sent) when the transmit buffer has no room for a
+    /// publish now: poll, and offer it again.
+    pub async fn send(&mut self, t: Transmit<'_>, timeout: Duration) -> Result<(), LinkError> {
+        match t {
+            Transmit::Subscribe(subscriptions) => {
+                let topics: heapless::Vec<&str, { session::MAX_FILTERS }> =
+                    subscriptions.iter().map(|s| s.topic).collect();
+                self.subscribe(&topics, timeout).await.map(drop)
+            }
+            Transmit::Publish(p) => {
+                let qos = match p.qos {
+                    session::QoS::AtMostOnce => QoS::AtMostOnce,
+                    session::QoS::AtLeastOnce => QoS::AtLeastOnce,
+                };
+                if !self.can_publish(qos) {
+                    return Err(LinkError::Busy);
+                }
+                self.publish(p.topic, p.payload, qos, p.retain, timeout)
+                    .await
+                    .map(drop)
+            }
         }
     }
 

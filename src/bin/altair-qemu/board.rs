@@ -96,6 +96,8 @@ impl Uart0 {
         if state & uart_reg::RX_FULL == 0 {
             return Err(nb::Error::WouldBlock);
         }
+        let now = now_us();
+        critical_section::with(|cs| LAST_RX.borrow(cs).set(now));
         Ok(read(uart_reg::DATA) as u8)
     }
 
@@ -184,6 +186,17 @@ impl embedded_io_async::Write for UartStream<'_> {
     }
 }
 
+/// When the last byte arrived, in microseconds since boot: QEMU says nothing when the
+/// socket behind the UART drops, so silence is the only sign of a dead link.
+static LAST_RX: Mutex<Cell<u64>> = Mutex::new(Cell::new(0));
+
+/// Microseconds since UART0 last received a byte (since boot if none has). A free
+/// function: the UART itself is lent to the link while connected.
+pub fn uart_quiet_for_us() -> u64 {
+    let last = critical_section::with(|cs| LAST_RX.borrow(cs).get());
+    now_us().saturating_sub(last)
+}
+
 /// The 64-bit count of 25 MHz ticks and the last 32-bit reading it was extended from.
 static CLOCK: Mutex<Cell<(u64, u32)>> = Mutex::new(Cell::new((0, u32::MAX)));
 
@@ -224,11 +237,33 @@ pub struct Board {
     pub uart: Uart0,
 }
 
-/// Starts the timer and the UART.
+/// SysTick's reload for a 1 ms tick at the core's 25 MHz.
+const TICK_RELOAD: u32 = 25_000 - 1;
+
+/// Starts the timer, the 1 ms tick that ends [`idle`], and the UART.
 pub fn init() -> Board {
     write(timer_reg::LOAD, u32::MAX);
     write(timer_reg::CTRL, timer_reg::RUN_32BIT);
+    if let Some(mut core) = cortex_m::Peripherals::take() {
+        core.SYST
+            .set_clock_source(cortex_m::peripheral::syst::SystClkSource::Core);
+        core.SYST.set_reload(TICK_RELOAD);
+        core.SYST.clear_current();
+        core.SYST.enable_interrupt();
+        core.SYST.enable_counter();
+    }
     Board { uart: Uart0::new() }
+}
+
+/// The tick: its only job is to end a [`idle`] within a millisecond.
+#[cortex_m_rt::exception]
+fn SysTick() {}
+
+/// Sleeps until the next interrupt (the 1 ms tick at the latest), so QEMU gives the
+/// host's core back while the guest waits for a key. The UART is polled, not
+/// interrupt-driven: a byte that arrives meanwhile waits at most a tick.
+pub fn idle() {
+    cortex_m::asm::wfi();
 }
 
 /// The semihosting handle of QEMU's stderr, opened once: every open takes one of the
@@ -301,6 +336,25 @@ pub fn exit(code: i32) -> ! {
     loop {
         cortex_m::asm::wfi();
     }
+}
+
+/// The command line QEMU was given (`-append`), read through semihosting into `buf`;
+/// `None` if there is none.
+#[allow(unsafe_code)]
+pub fn command_line(buf: &mut [u8]) -> Option<&str> {
+    // GET_CMDLINE takes a block of (buffer address, buffer length) and writes the length
+    // used back into it.
+    let mut block = [buf.as_mut_ptr() as usize, buf.len()];
+    // SAFETY: the block and the buffer it points to are alive and exclusively borrowed for
+    // the call; the host writes at most `buf.len()` bytes.
+    let status =
+        unsafe { cortex_m_semihosting::syscall(cortex_m_semihosting::nr::GET_CMDLINE, &mut block) };
+    let len = block[1].min(buf.len());
+    if status != 0 || len == 0 {
+        return None;
+    }
+    let text = core::str::from_utf8(&buf[..len]).ok()?;
+    Some(text.trim_end_matches('\0'))
 }
 
 /// TEST-ONLY randomness: ChaCha20 seeded with 32 bytes of the host's `/dev/urandom`, read

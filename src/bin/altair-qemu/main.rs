@@ -12,7 +12,7 @@
 //! The broker's name, the channel and the certificates are the build's configuration
 //! (`build.rs`), baked in. The disk boot ROM is linked in from the path in
 //! `ALTAIR_BOOT_ROM` at build time (never committed); without it the image starts in the
-//! front-panel monitor.
+//! front-panel monitor. `-append mhz=2` paces the guest at 2 MHz (flat out by default).
 #![no_std]
 #![no_main]
 
@@ -104,7 +104,13 @@ fn setup(
             true
         }
     };
+    let mut line = [0u8; 128];
+    let hz = board::command_line(&mut line).and_then(run::mhz_option);
+    if let Some(hz) = hz {
+        log::info!("paced at {hz} Hz");
+    }
     run::Device {
+        hz,
         uart: &mut board.uart,
         rng,
         machine,

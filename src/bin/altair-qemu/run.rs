@@ -5,9 +5,10 @@
 use altair_sphere::config::{CHANNEL, MQTT_HOST};
 use altair_sphere::firmware::machine::{Altair, Stop};
 use altair_sphere::firmware::net::{
-    Backoff, Connected, Credentials, Inbound, Link, LinkBuffers, LinkConfig, LinkError, QoS,
-    Received, Reconnect, block_on,
+    Backoff, Connected, Credentials, Inbound, Link, LinkBuffers, LinkConfig, LinkError, Received,
+    Reconnect, block_on,
 };
+use altair_sphere::firmware::pace::Pacer;
 use altair_sphere::firmware::session::{self, Outgoing, Session, Transmit};
 use altair_sphere::firmware::vdisk::VirtualDisk;
 use embassy_time::{Duration, Instant};
@@ -15,16 +16,32 @@ use rand_chacha::ChaCha20Rng;
 
 use crate::board::{Uart0, UartStream};
 
-/// The bound on one TLS handshake, CONNECT exchange, subscribe or publish: long, since
-/// the UART carries about 30 KB/s and a handshake moves a few kilobytes.
+/// The bound on one subscribe, publish or DISCONNECT.
 const IO_TIMEOUT: Duration = Duration::from_secs(20);
-/// The MQTT keepalive: a dead link (QEMU reconnecting gives the guest no signal) is
-/// noticed within one and a half of these.
-const KEEPALIVE_SECS: u16 = 10;
+/// The first bound on a TLS handshake and CONNECT exchange, which take about 0.3 s here:
+/// short, so that a ClientHello lost while QEMU had no socket (the broker was down) is
+/// sent again soon after the broker is back. It doubles with each failure in a row, up
+/// to [`IO_TIMEOUT`], so a slow host still gets there.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// The MQTT keepalive. QEMU gives the guest no signal when the socket behind UART0
+/// drops, so silence for this long is how the firmware notices: 2 s keeps a broker
+/// restart under 5 s of outage, for a ping of a few bytes each second.
+const KEEPALIVE_SECS: u16 = 2;
+/// Silence on the UART after which the link counts as dead: the broker answers each
+/// keepalive ping, so in one and a half keepalives at least one byte must have come.
+/// (minimq's own limit adds 5 s to the ping, too long to notice a broker restart.)
+const LINK_SILENCE_US: u64 = KEEPALIVE_SECS as u64 * 1_500_000;
 /// How long the broker keeps the session after the link drops.
 const SESSION_EXPIRY_SECS: u32 = 3_600;
 /// 8080 states per batch between looks at the link: 5 ms of a 2 MHz Altair.
 const BATCH: u64 = 10_000;
+/// The batch while bytes are arriving. UART0 holds one received byte and QEMU hands the
+/// next only after it is read, so the link reads about one byte per look: short batches
+/// keep acknowledgements and replies flowing while the guest is busy.
+const BUSY_LINK_BATCH: u64 = 500;
+/// How long the UART must have been quiet before the loop sleeps between looks: 5 ms,
+/// far longer than the gap between bytes of one burst (about 33 us at QEMU's rate).
+const IDLE_AFTER_QUIET_US: u64 = 5_000;
 /// Inbound messages taken per look, before the guest runs again.
 const MESSAGES_PER_POLL: usize = 16;
 /// The MQTT client id's capacity.
@@ -50,10 +67,38 @@ pub struct Device<'d> {
     pub credentials: Credentials<'d>,
     /// Nothing to boot: open the monitor first.
     pub start_in_monitor: bool,
+    /// The clock rate to pace the guest at, in Hz; `None` runs flat out.
+    pub hz: Option<u64>,
+}
+
+/// The `mhz=F` word of QEMU's command line (`-append mhz=2`, or `mhz=0.5`), as a clock
+/// rate in Hz, if any and valid. Parsed by hand: core's float parsing would add 16 KiB
+/// of tables to a flash budget with little room.
+pub fn mhz_option(line: &str) -> Option<u64> {
+    let text = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("mhz="))?;
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    // Up to 999,999 MHz, to the Hz.
+    if whole.len() > 6 || fraction.len() > 6 {
+        return None;
+    }
+    let mut hz: u64 = 0;
+    for c in whole.chars().chain(fraction.chars()) {
+        hz = hz * 10 + u64::from(c.to_digit(10)?);
+    }
+    for _ in fraction.len()..6 {
+        hz *= 10;
+    }
+    (hz > 0).then_some(hz)
 }
 
 fn now_ms() -> u64 {
     Instant::now().as_millis()
+}
+
+fn now_us() -> u64 {
+    Instant::now().as_micros()
 }
 
 /// Runs for ever.
@@ -66,6 +111,7 @@ pub fn run(device: Device<'_>) -> ! {
         buffers,
         credentials,
         start_in_monitor,
+        hz,
     } = device;
     if start_in_monitor {
         session.enter_monitor(machine, now_ms());
@@ -90,19 +136,25 @@ pub fn run(device: Device<'_>) -> ! {
         Ok(link) => link,
         Err(e) => crate::fail("MQTT link", &e),
     };
+    let pacer = hz.map(|hz| Pacer::new(hz, now_us(), machine.cpu.cycles));
     let mut guest = Guest {
         machine,
         session,
         reported: false,
+        pacer,
+        rebase: false,
     };
     let mut reconnect = Reconnect::new(Backoff::DEFAULT);
     loop {
         while Instant::now() < reconnect.not_before() {
-            guest.step();
+            if guest.step() {
+                crate::board::idle();
+            }
         }
         drain(uart);
         log::info!("connecting to {MQTT_HOST} over UART0");
-        match connect(&mut link, uart, rng) {
+        let timeout = CONNECT_TIMEOUT * (1 << reconnect.failures().min(5));
+        match connect(&mut link, uart, rng, timeout.min(IO_TIMEOUT)) {
             Ok(mut conn) => {
                 reconnect.connected(Instant::now());
                 log::info!("connected; terminal on altair/{CHANNEL}/web");
@@ -116,7 +168,7 @@ pub fn run(device: Device<'_>) -> ! {
             Err(e) => log::warn!("cannot connect: {e}"),
         }
         reconnect.failed(rng, Instant::now());
-        settle(uart);
+        drain(uart);
     }
 }
 
@@ -139,11 +191,12 @@ fn connect<'l, 'b, 'u>(
     link: &'l mut Link<'b>,
     uart: &'u mut Uart0,
     rng: &mut ChaCha20Rng,
+    timeout: Duration,
 ) -> Result<Connected<'l, 'b, UartStream<'u>>, LinkError> {
     if link.will_clean_start() {
-        clean_start(link, uart, rng)?;
+        clean_start(link, uart, rng, timeout)?;
     }
-    block_on(link.connect(UartStream(uart), rng, IO_TIMEOUT))
+    block_on(link.connect(UartStream(uart), rng, timeout))
 }
 
 /// The first connection after boot, left at once. Out of line, so that its handshake's
@@ -153,8 +206,9 @@ fn clean_start(
     link: &mut Link<'_>,
     uart: &mut Uart0,
     rng: &mut ChaCha20Rng,
+    timeout: Duration,
 ) -> Result<(), LinkError> {
-    let conn = block_on(link.connect(UartStream(&mut *uart), rng, IO_TIMEOUT))?;
+    let conn = block_on(link.connect(UartStream(&mut *uart), rng, timeout))?;
     block_on(conn.leave(IO_TIMEOUT))?;
     log::info!("left the clean-start session; reconnecting to resume one");
     settle(uart);
@@ -165,40 +219,40 @@ fn clean_start(
 fn serve(conn: &mut Connected<'_, '_, UartStream<'_>>, guest: &mut Guest<'_>) -> LinkError {
     let mut inbound = Inbound::<128, 512>::new();
     loop {
-        guest.step();
+        if crate::board::uart_quiet_for_us() > LINK_SILENCE_US {
+            return LinkError::Timeout;
+        }
+        let waiting = guest.step();
         if let Err(e) = guest.flush(conn) {
             return e;
         }
+        let mut quiet = true;
         for _ in 0..MESSAGES_PER_POLL {
             match block_on(conn.poll(&mut inbound, Duration::from_ticks(0))) {
-                Ok(Received::Message) => guest.on_message(&inbound.topic, &inbound.payload),
-                Ok(Received::Dropped { .. }) => {}
+                Ok(Received::Message) => {
+                    quiet = false;
+                    guest.on_message(&inbound.topic, &inbound.payload);
+                }
+                Ok(Received::Dropped { .. }) => quiet = false,
                 Ok(Received::Idle) => break,
                 Err(e) => return e,
             }
+        }
+        // The UART holds one byte: sleeping while bytes still flow would read one per
+        // tick. Sleep only once the line has been quiet for a while.
+        if waiting
+            && quiet
+            && crate::board::uart_quiet_for_us() > IDLE_AFTER_QUIET_US
+            && !guest.due()
+        {
+            crate::board::idle();
         }
     }
 }
 
 /// Sends one transmit; [`LinkError::Busy`] if the link has no room now.
 fn send(conn: &mut Connected<'_, '_, UartStream<'_>>, t: Transmit<'_>) -> Result<(), LinkError> {
-    match t {
-        Transmit::Subscribe(subscriptions) => {
-            let topics: heapless::Vec<&str, { session::MAX_FILTERS }> =
-                subscriptions.iter().map(|s| s.topic).collect();
-            block_on(conn.subscribe(&topics, IO_TIMEOUT)).map(drop)
-        }
-        Transmit::Publish(p) => {
-            let qos = match p.qos {
-                session::QoS::AtMostOnce => QoS::AtMostOnce,
-                session::QoS::AtLeastOnce => QoS::AtLeastOnce,
-            };
-            if !conn.can_publish(qos) {
-                return Err(LinkError::Busy);
-            }
-            block_on(conn.publish(p.topic, p.payload, qos, p.retain, IO_TIMEOUT)).map(drop)
-        }
-    }
+    block_on(conn.send(t, IO_TIMEOUT))
 }
 
 /// The machine and its terminal session; the virtual disk is drive A.
@@ -207,6 +261,10 @@ struct Guest<'d> {
     session: &'d mut Session,
     /// The footprint was logged (at the first idle).
     reported: bool,
+    /// Real-speed pacing, if asked for.
+    pacer: Option<Pacer>,
+    /// The guest waited (idle, monitor): the pacer starts afresh when it runs.
+    rebase: bool,
 }
 
 impl Guest<'_> {
@@ -229,21 +287,40 @@ impl Guest<'_> {
         }
     }
 
-    /// One batch, unless the CPU is stopped for the monitor.
-    fn step(&mut self) {
+    /// One batch, unless the CPU is stopped for the monitor. `true` when the guest waits
+    /// (for a key, the disk, or the monitor), so the loop may sleep.
+    fn step(&mut self) -> bool {
         if self.session.in_monitor() {
-            return;
+            self.rebase = true;
+            return true;
         }
-        let stop = self.machine.run(BATCH);
+        let mut batch = if crate::board::uart_quiet_for_us() < IDLE_AFTER_QUIET_US {
+            BUSY_LINK_BATCH
+        } else {
+            BATCH
+        };
+        let cycles = self.machine.cpu.cycles;
+        if let Some(pacer) = self.pacer.as_mut() {
+            if core::mem::take(&mut self.rebase) {
+                pacer.rebase(now_us(), cycles);
+            }
+            batch = batch.min(pacer.allowance(now_us(), cycles));
+            if batch == 0 {
+                // Ahead of real time.
+                return true;
+            }
+        }
+        let stop = self.machine.run(batch);
+        if stop == Stop::Idle {
+            self.rebase = true;
+        }
         self.session.after_run(stop, self.machine, now_ms());
         if stop == Stop::Idle && !self.reported {
             // The first wait for a key: booted, with TLS, MQTT and the disk all used.
             self.reported = true;
             report_footprint();
         }
-        if stop == Stop::Halted && !self.machine.cpu.inte {
-            log::warn!("the CPU halted with interrupts off");
-        }
+        matches!(stop, Stop::Idle | Stop::Halted | Stop::Storage)
     }
 
     /// The disk's transmits, then the session's; a busy link keeps them for later.
@@ -257,6 +334,14 @@ impl Guest<'_> {
             Ok(()) | Err(LinkError::Busy) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether the session or the disk has something to send now.
+    fn due(&mut self) -> bool {
+        let now = now_ms();
+        let disk = self.disk().and_then(|d| d.next_deadline_ms());
+        let session = self.session.next_deadline_ms();
+        disk.into_iter().chain(session).any(|at| at <= now)
     }
 
     fn on_message(&mut self, topic: &str, payload: &[u8]) {
