@@ -119,7 +119,7 @@ impl Images {
             .open
             .iter_mut()
             .filter_map(|(channel, image)| {
-                std::mem::take(&mut image.dirty).then_some((&*channel, &image.file))
+                std::mem::take(&mut image.dirty).then_some((channel, &image.file))
             })
             .collect();
         if let [(channel, file)] = dirty[..] {
