@@ -3,9 +3,7 @@
 # release with warnings denied, then links it into scripts/nostd-probe and prints a size
 # report (sections, static RAM, code size, largest RAM symbols).
 #
-# rustup cannot add targets on these machines, so this uses Debian's Rust (rustc-web,
-# cargo-web, rust-web-src: /usr/bin/rustc, /usr/bin/cargo) and builds `core` from source
-# (docs/reference.md section 6). `scripts/install-deps.sh` installs all of it.
+# It builds with scripts/arm-toolchain.sh (Debian's Rust with build-std; see there).
 #
 # Usage: scripts/nostd-build.sh   (from anywhere; exits non-zero if a build fails)
 set -euo pipefail
@@ -13,41 +11,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-TARGET=thumbv7em-none-eabihf
-# Its own target dir: RUSTFLAGS and build-std differ from the host build, and sharing
-# target/ would make each build throw away the other's cache.
-TARGET_DIR="$ROOT/target/thumbv7em"
 PROBE_DIR="$ROOT/scripts/nostd-probe"
 PROBE_BIN=altair-nostd-probe
-
-DEB_RUSTC=/usr/bin/rustc
-DEB_CARGO=/usr/bin/cargo
-for tool in "$DEB_RUSTC" "$DEB_CARGO"; do
-    if [[ ! -x "$tool" ]]; then
-        echo "error: $tool not found; run scripts/install-deps.sh (as root)" >&2
-        exit 1
-    fi
-done
-
-# RUSTC must point at Debian's rustc, or Debian's cargo picks rustup's rustc from PATH
-# and build-std fails. RUSTC_BOOTSTRAP unlocks -Z on this stable compiler. Clear the
-# rustup and wrapper variables that would otherwise steer the build elsewhere.
-xcargo() {
-    env -u RUSTUP_TOOLCHAIN -u RUSTC_WRAPPER -u RUSTC_WORKSPACE_WRAPPER \
-        -u CARGO_BUILD_TARGET -u CARGO_TARGET_DIR -u CARGO_ENCODED_RUSTFLAGS \
-        RUSTC_BOOTSTRAP=1 RUSTC="$DEB_RUSTC" RUSTFLAGS="-D warnings" \
-        "$DEB_CARGO" "$@" \
-        --release \
-        --target "$TARGET" \
-        --target-dir "$TARGET_DIR" \
-        -Zbuild-std=core,compiler_builtins \
-        -Zbuild-std-features=compiler-builtins-mem
-}
+# shellcheck source=scripts/arm-toolchain.sh
+source "$ROOT/scripts/arm-toolchain.sh"
 
 echo "--- $("$DEB_RUSTC" --version) / $("$DEB_CARGO" --version)"
 
 echo "--- building altair-firmware for $TARGET (release, -D warnings)"
-xcargo build -p altair-firmware
+xcargo build --release -p altair-firmware
 
 echo "--- linking scripts/nostd-probe against it"
 # The probe has its own Cargo.lock (it is its own workspace). Seed it from the main
@@ -57,7 +29,7 @@ echo "--- linking scripts/nostd-probe against it"
 if [[ -f "$ROOT/Cargo.lock" && ( ! -f "$PROBE_DIR/Cargo.lock" || "$ROOT/Cargo.lock" -nt "$PROBE_DIR/Cargo.lock" ) ]]; then
     cp "$ROOT/Cargo.lock" "$PROBE_DIR/Cargo.lock"
 fi
-xcargo build --manifest-path "$PROBE_DIR/Cargo.toml"
+xcargo build --release --manifest-path "$PROBE_DIR/Cargo.toml"
 
 ELF="$TARGET_DIR/$TARGET/release/$PROBE_BIN"
 if [[ ! -f "$ELF" ]]; then
