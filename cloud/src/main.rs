@@ -317,6 +317,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// The password in `file`, without its trailing line end.
+fn read_password(file: &std::path::Path) -> Result<Vec<u8>, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("--password-file {}: {e}", file.display()))?;
+    Ok(text.trim_end_matches(['\r', '\n']).as_bytes().to_vec())
+}
+
 /// Checks the `vdisk serve` arguments and reads the password.
 fn serve_options(a: VdiskServeArgs) -> Result<vdisk::ServeOptions, String> {
     let url = BrokerUrl::parse(&a.broker)?;
@@ -324,14 +331,7 @@ fn serve_options(a: VdiskServeArgs) -> Result<vdisk::ServeOptions, String> {
         altair_pki::check_device_id(channel).map_err(|e| format!("--channel: {e}"))?;
     }
     let credentials = match (a.user, &a.password_file) {
-        (Some(user), Some(file)) => {
-            let password = std::fs::read_to_string(file)
-                .map_err(|e| format!("--password-file {}: {e}", file.display()))?;
-            Some((
-                user,
-                password.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
-            ))
-        }
+        (Some(user), Some(file)) => Some((user, read_password(file)?)),
         _ => None,
     };
     Ok(vdisk::ServeOptions {
@@ -361,14 +361,10 @@ fn term_options(a: TermArgs) -> Result<TermOptions, String> {
     let credentials = match a.user {
         Some(user) => {
             let password = match &a.password_file {
-                Some(file) => std::fs::read_to_string(file)
-                    .map_err(|e| format!("--password-file {}: {e}", file.display()))?,
-                None => term::ask_password(&user)?,
+                Some(file) => read_password(file)?,
+                None => term::ask_password(&user)?.into_bytes(),
             };
-            Some((
-                user,
-                password.trim_end_matches(['\r', '\n']).as_bytes().to_vec(),
-            ))
+            Some((user, password))
         }
         None => None,
     };

@@ -23,6 +23,23 @@ fn pattern(len: u32) -> Vec<u8> {
     (0..len).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect()
 }
 
+/// A new, empty folder for the images.
+fn disks_dir(fixture: &Fixture) -> PathBuf {
+    let disks = fixture.tmp.path().join("disks");
+    fs::create_dir(&disks).unwrap();
+    disks
+}
+
+/// The broker's plain local listener, anonymous: the disk topics only.
+fn local_endpoint(fixture: &Fixture) -> Endpoint {
+    Endpoint {
+        url: BrokerUrl::parse(&format!("mqtt://127.0.0.1:{}", fixture.local_port)).unwrap(),
+        ca: None,
+        identity: None,
+        credentials: None,
+    }
+}
+
 /// A running `vdisk serve`, its stderr in a file; killed on drop.
 struct Server {
     child: Child,
@@ -97,13 +114,7 @@ struct Device {
 
 impl Device {
     fn connect(fixture: &Fixture, channel: &str) -> Device {
-        let endpoint = Endpoint {
-            url: BrokerUrl::parse(&format!("mqtt://127.0.0.1:{}", fixture.local_port)).unwrap(),
-            ca: None,
-            identity: None,
-            credentials: None,
-        };
-        let mut session = Session::new(endpoint.open(REPLY).expect("connect"));
+        let mut session = Session::new(local_endpoint(fixture).open(REPLY).expect("connect"));
         let id = format!("test-device-{channel}");
         session
             .connect(&Connect::new(&id), Instant::now() + REPLY)
@@ -171,8 +182,7 @@ fn the_original_devices_pattern_is_served_and_a_sigterm_stops_cleanly() {
     let Some((fixture, _broker)) = running("vdisk original pattern", &["dev1"]) else {
         return;
     };
-    let disks = fixture.tmp.path().join("disks");
-    fs::create_dir(&disks).unwrap();
+    let disks = disks_dir(&fixture);
     // The padded size, as SIMH writes it.
     let mut expected = pattern(IMAGE_BYTES + PADDED_EXTRA);
     fs::write(disks.join("dev1.dsk"), &expected).unwrap();
@@ -212,8 +222,7 @@ fn a_write_is_acknowledged_once_it_is_in_the_image_and_survives_kill_9() {
     let Some((fixture, _broker)) = running("vdisk ack", &["dev1"]) else {
         return;
     };
-    let disks = fixture.tmp.path().join("disks");
-    fs::create_dir(&disks).unwrap();
+    let disks = disks_dir(&fixture);
     let mut expected = pattern(IMAGE_BYTES);
     fs::write(disks.join("dev1.dsk"), &expected).unwrap();
     let server = Server::start(&fixture, &disks, "server", &["--all"]);
@@ -234,8 +243,7 @@ fn malformed_requests_are_dropped_and_the_server_carries_on() {
     let Some((fixture, _broker)) = running("vdisk malformed", &["dev1"]) else {
         return;
     };
-    let disks = fixture.tmp.path().join("disks");
-    fs::create_dir(&disks).unwrap();
+    let disks = disks_dir(&fixture);
     let image = pattern(IMAGE_BYTES);
     fs::write(disks.join("dev1.dsk"), &image).unwrap();
     let server = Server::start(&fixture, &disks, "server", &["--all"]);
@@ -266,16 +274,7 @@ fn malformed_requests_are_dropped_and_the_server_carries_on() {
         "no reply to a bad request"
     );
     // A channel name that is not one (it would be a file name).
-    let mut odd = Session::new(
-        Endpoint {
-            url: BrokerUrl::parse(&format!("mqtt://127.0.0.1:{}", fixture.local_port)).unwrap(),
-            ca: None,
-            identity: None,
-            credentials: None,
-        }
-        .open(REPLY)
-        .unwrap(),
-    );
+    let mut odd = Session::new(local_endpoint(&fixture).open(REPLY).unwrap());
     odd.connect(&Connect::new("odd"), Instant::now() + REPLY)
         .unwrap();
     odd.publish(
@@ -310,8 +309,7 @@ fn a_new_channel_gets_the_template_and_a_wrong_sized_image_is_left_alone() {
     let Some((fixture, _broker)) = running("vdisk template", &["dev1"]) else {
         return;
     };
-    let disks = fixture.tmp.path().join("disks");
-    fs::create_dir(&disks).unwrap();
+    let disks = disks_dir(&fixture);
     let template = fixture.tmp.path().join("empty.dsk");
     let empty = pattern(IMAGE_BYTES);
     fs::write(&template, &empty).unwrap();
@@ -362,8 +360,7 @@ fn without_a_template_the_originals_empty_dsk_is_copied_but_never_served() {
     let Some((fixture, _broker)) = running("vdisk Empty.dsk", &["dev1"]) else {
         return;
     };
-    let disks = fixture.tmp.path().join("disks");
-    fs::create_dir(&disks).unwrap();
+    let disks = disks_dir(&fixture);
     let empty = pattern(IMAGE_BYTES + PADDED_EXTRA);
     fs::write(disks.join("Empty.dsk"), &empty).unwrap();
     let server = Server::start(&fixture, &disks, "server", &["--all"]);
@@ -389,8 +386,7 @@ fn servers_in_one_group_split_the_requests_and_answer_each_once() {
     let Some((fixture, _broker)) = running("vdisk shared", &["dev1"]) else {
         return;
     };
-    let disks = fixture.tmp.path().join("disks");
-    fs::create_dir(&disks).unwrap();
+    let disks = disks_dir(&fixture);
     let image = pattern(IMAGE_BYTES);
     fs::write(disks.join("dev1.dsk"), &image).unwrap();
     let one = Server::start(&fixture, &disks, "one", &["--all"]);
@@ -429,8 +425,7 @@ fn the_server_comes_back_by_itself_after_the_broker_restarts() {
     let Some((fixture, broker)) = running("vdisk broker restart", &["dev1"]) else {
         return;
     };
-    let disks = fixture.tmp.path().join("disks");
-    fs::create_dir(&disks).unwrap();
+    let disks = disks_dir(&fixture);
     let image = pattern(IMAGE_BYTES);
     fs::write(disks.join("dev1.dsk"), &image).unwrap();
     let server = Server::start(&fixture, &disks, "server", &["--all"]);
