@@ -49,6 +49,19 @@ step() {
     echo "==> $*"
 }
 
+# Warns when an executable is position-independent: .cargo/config.toml's workspace
+# wrapper builds host-sim and this benchmark non-PIE on x86-64 Linux, and a
+# RUSTC_WORKSPACE_WRAPPER of the user's own replaces it (about 2 more host instructions
+# per 8080 instruction). ELF e_type, the 2 bytes at offset 16: 2 = EXEC, 3 = DYN (PIE).
+warn_if_pie() {
+    local e_type
+    e_type="$(od -An -tu2 -j16 -N2 "$1" | tr -d ' ')"
+    if [[ "$e_type" == 3 ]]; then
+        echo "warning: $1 is a PIE executable; the figures are for a build without" \
+            "scripts/rustc-workspace-wrapper.sh (is RUSTC_WORKSPACE_WRAPPER set?)" >&2
+    fi
+}
+
 shared="${ALTAIR_SHARED:-$(cd .. && pwd)/shared}"
 cpu_tests="$shared/cpu_tests"
 if [[ ! -d "$cpu_tests" ]]; then
@@ -71,6 +84,7 @@ if [[ ! -x "$bench_exe" ]]; then
 fi
 
 if ((run_bench)); then
+    warn_if_pie "$bench_exe"
     step "$bench_exe ${bench_args[*]}"
     "$bench_exe" "${bench_args[@]}"
 fi
@@ -109,6 +123,7 @@ ratio() {
 # callgrind_ours PROGRAM EXPECTED_8080_INSTRUCTIONS
 callgrind_ours() {
     local program="$1" expected="$2" com="$cpu_tests/$1.COM" host emulated
+    warn_if_pie ./target/release/host-sim
     step "valgrind --tool=callgrind ./target/release/host-sim com $com --stats"
     if host="$(callgrind ours ./target/release/host-sim com "$com" --stats)"; then
         emulated="$(reported_instructions "$work/ours.err")"

@@ -77,6 +77,16 @@ impl Bus for FlatRam {
     fn read_word(&mut self, addr: u16) -> u16 {
         self.0.read_word(addr)
     }
+
+    #[inline(always)]
+    fn read_after(&mut self, addr: u16) -> u8 {
+        self.0.read_after(addr)
+    }
+
+    #[inline(always)]
+    fn read_word_after(&mut self, addr: u16) -> u16 {
+        self.0.read_word_after(addr)
+    }
     #[inline(always)]
     fn write(&mut self, addr: u16, value: u8) {
         self.0.write(addr, value)

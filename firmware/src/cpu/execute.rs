@@ -4,7 +4,12 @@
 //! [`Meter`]) before the arm runs, so only the taken conditional CALL/RET add to it here.
 //! Immediate operands are fetched through the bus like any other read, so a machine can
 //! map ROM anywhere; the one exception is a conditional jump that is not taken, which
-//! skips its address without reading it (memory reads have no side effects).
+//! skips its address without reading it (memory reads have no side effects). They are
+//! read relative to the opcode's address (`at`, [`Bus::read_after`] and
+//! [`Bus::read_word_after`]), which the dispatch already holds zero-extended: memory
+//! keeps copies of 0x0000 and 0x0001 past 0xFFFF, so a taken JMP is one 16-bit load with
+//! no wrap test and no second zero-extension (CPUTEST 15.6 -> 13.6 host instructions
+//! per 8080 instruction).
 //!
 //! What lives where during a batch, chosen by measurement (callgrind on CPUTEST, wall
 //! time on 8080EXM): PC, the meter, A and the flags ([`Alu`]), HL and SP are locals, so
@@ -13,32 +18,38 @@
 //! the batch ends. The flags are lazy (see [`Alu`]): computing S, Z, P and AC only when
 //! read took CPUTEST from 16.0 to 15.6 host instructions per 8080 instruction.
 //!
-//! Where the remaining host instructions go (CPUTEST's `INR A` + `JNZ` loop, about 31
-//! per pair): each instruction pays about 10 for the dispatch (budget test and branch,
-//! PC zero-extension, opcode load, PC + 1, meter subtraction, the position-independent
-//! jump table's load, add and jump, and the jump back to the loop head), which LLVM
-//! keeps in one shared block rather than copying into each arm.
+//! Where the host instructions go (CPUTEST's `INR A` + `JNZ` loop, 21 per pair): the
+//! dispatch is the budget test and branch, PC zero-extension, opcode load, PC + 1, the
+//! meter subtraction and the jump through the `match`'s table. That jump is one
+//! instruction in host-sim's non-PIE build (`scripts/rustc-workspace-wrapper.sh`) and
+//! three in a PIE one, whose table holds offsets (load, add, jump). On hosts the loop
+//! holds the `match` twice and checks the budget once per pair ([`PAIRED`]), so two
+//! dispatches cost 12; `INR A` is 5 more and a taken `JNZ` 4: 10.6 per 8080
+//! instruction. docs/cpu-performance.md has every variant measured.
+//!
+//! [`PAIRED`]: super::PAIRED
 
 use super::flags::Alu;
 use super::timing::{BRANCH_TAKEN_EXTRA, Meter, STATES};
 use super::{Bus, Cpu, Exit};
 
-/// Reads the byte at PC and moves PC past it.
+/// Reads the 8-bit operand of the instruction at `at` and moves PC past it.
 #[inline(always)]
-fn imm8<B: Bus>(bus: &mut B, pc: &mut u16) -> u8 {
-    let v = bus.read(*pc);
+fn imm8<B: Bus>(bus: &mut B, at: u16, pc: &mut u16) -> u8 {
+    let v = bus.read_after(at);
     *pc = pc.wrapping_add(1);
     v
 }
 
-/// Reads the little-endian word at PC and moves PC past it.
+/// Reads the 16-bit operand of the instruction at `at` and moves PC past it.
 #[inline(always)]
-fn imm16<B: Bus>(bus: &mut B, pc: &mut u16) -> u16 {
-    let v = bus.read_word(*pc);
+fn imm16<B: Bus>(bus: &mut B, at: u16, pc: &mut u16) -> u16 {
+    let v = bus.read_word_after(at);
     *pc = pc.wrapping_add(2);
     v
 }
 
+/// Writes the little-endian word `v` at `addr` (SHLD, XTHL).
 #[inline(always)]
 fn write16<B: Bus>(bus: &mut B, addr: u16, v: u16) {
     let [lo, hi] = v.to_le_bytes();
@@ -97,9 +108,9 @@ fn input<B: Bus>(bus: &mut B, port: u8, cycle: u64) -> (u8, bool) {
 /// JMP/Jcc: 10 states either way. The address is read only when the jump is taken
 /// (skipping it otherwise saved host instructions on the taken path, see the module docs).
 #[inline(always)]
-fn jump_if<B: Bus>(bus: &mut B, pc: &mut u16, taken: bool) {
+fn jump_if<B: Bus>(bus: &mut B, at: u16, pc: &mut u16, taken: bool) {
     if taken {
-        *pc = bus.read_word(*pc);
+        *pc = bus.read_word_after(at);
     } else {
         *pc = pc.wrapping_add(2);
     }
@@ -107,7 +118,7 @@ fn jump_if<B: Bus>(bus: &mut B, pc: &mut u16, taken: bool) {
 
 /// Pushes `v` (high byte first, at SP - 1).
 #[inline(always)]
-fn push<B: Bus>(bus: &mut B, sp: &mut u16, v: u16) {
+pub(super) fn push<B: Bus>(bus: &mut B, sp: &mut u16, v: u16) {
     let [hi, lo] = v.to_be_bytes();
     *sp = sp.wrapping_sub(1);
     bus.write(*sp, hi);
@@ -132,8 +143,15 @@ fn call<B: Bus>(bus: &mut B, pc: &mut u16, sp: &mut u16, target: u16) {
 
 /// Ccc: 11 states not taken, 17 taken.
 #[inline(always)]
-fn call_if<B: Bus>(bus: &mut B, pc: &mut u16, sp: &mut u16, meter: &mut Meter, taken: bool) {
-    let target = imm16(bus, pc);
+fn call_if<B: Bus>(
+    bus: &mut B,
+    at: u16,
+    pc: &mut u16,
+    sp: &mut u16,
+    meter: &mut Meter,
+    taken: bool,
+) {
+    let target = imm16(bus, at, pc);
     if taken {
         meter.charge_extra(BRANCH_TAKEN_EXTRA);
         call(bus, pc, sp, target);
@@ -156,350 +174,367 @@ impl Cpu {
     /// The hot state lives in locals for the batch (see the module docs) and goes back
     /// into `self` at the end, with the states and instructions the [`Meter`] counted.
     ///
+    /// With `PAIRED`, the budget is checked before every second instruction only, so a
+    /// batch may run one instruction more than with a check before each (at most two
+    /// past the budget). Straight-line code still cannot run away between checks (a
+    /// check only at jumps would let memory full of NOPs, wrapping from 0xFFFF to 0, run
+    /// for ever). An EI that finds an interrupt waiting ends the batch at once, so the
+    /// one instruction before the interrupt runs alone (see [`Cpu::run`]).
+    ///
     /// [`MAX_BATCH`]: super::timing::MAX_BATCH
     #[inline(always)]
-    pub(super) fn execute<B: Bus>(&mut self, bus: &mut B, budget: u64) -> Exit {
-        let mut budget = budget;
+    pub(super) fn execute<B: Bus, const PAIRED: bool>(&mut self, bus: &mut B, budget: u64) -> Exit {
         let mut meter = Meter::new(budget);
         let mut pc = self.pc;
         let mut hl = self.hl();
         let mut sp = self.sp;
         let mut alu = Alu::new(self.a, self.f);
+        // One whole instruction: fetch, charge, execute. A macro so that the loop can hold
+        // it twice: two copies of the `match`, each with its own jump table.
+        macro_rules! instruction {
+            () => {
+                let at = pc;
+                let op = bus.read(at);
+                pc = pc.wrapping_add(1);
+                meter.charge(op);
+                match op {
+                    // --- 0x00-0x3F: loads, increments, rotates, 16-bit arithmetic ---
+                    0x00 => {}                                           // NOP
+                    0x08 | 0x10 | 0x18 | 0x20 | 0x28 | 0x30 | 0x38 => {} // *NOP (undocumented)
+                    0x01 => self.set_bc(imm16(bus, at, &mut pc)),        // LXI B
+                    0x11 => self.set_de(imm16(bus, at, &mut pc)),        // LXI D
+                    0x21 => hl = imm16(bus, at, &mut pc),                // LXI H
+                    0x31 => sp = imm16(bus, at, &mut pc),                // LXI SP
+                    0x02 => bus.write(self.bc(), alu.a),                 // STAX B
+                    0x12 => bus.write(self.de(), alu.a),                 // STAX D
+                    0x0A => alu.a = bus.read(self.bc()),                 // LDAX B
+                    0x1A => alu.a = bus.read(self.de()),                 // LDAX D
+                    // SHLD
+                    0x22 => {
+                        let addr = imm16(bus, at, &mut pc);
+                        write16(bus, addr, hl)
+                    }
+                    // LHLD
+                    0x2A => {
+                        let addr = imm16(bus, at, &mut pc);
+                        hl = bus.read_word(addr)
+                    }
+                    // STA
+                    0x32 => {
+                        let addr = imm16(bus, at, &mut pc);
+                        bus.write(addr, alu.a)
+                    }
+                    // LDA
+                    0x3A => {
+                        let addr = imm16(bus, at, &mut pc);
+                        alu.a = bus.read(addr)
+                    }
+                    0x03 => self.set_bc(self.bc().wrapping_add(1)), // INX B
+                    0x13 => self.set_de(self.de().wrapping_add(1)), // INX D
+                    0x23 => hl = hl.wrapping_add(1),                // INX H
+                    0x33 => sp = sp.wrapping_add(1),                // INX SP
+                    0x0B => self.set_bc(self.bc().wrapping_sub(1)), // DCX B
+                    0x1B => self.set_de(self.de().wrapping_sub(1)), // DCX D
+                    0x2B => hl = hl.wrapping_sub(1),                // DCX H
+                    0x3B => sp = sp.wrapping_sub(1),                // DCX SP
+                    0x09 => (hl, alu.cy) = dad(hl, self.bc()),      // DAD B
+                    0x19 => (hl, alu.cy) = dad(hl, self.de()),      // DAD D
+                    0x29 => (hl, alu.cy) = dad(hl, hl),             // DAD H
+                    0x39 => (hl, alu.cy) = dad(hl, sp),             // DAD SP
+                    0x04 => self.b = alu.inr(self.b),               // INR B
+                    0x0C => self.c = alu.inr(self.c),               // INR C
+                    0x14 => self.d = alu.inr(self.d),               // INR D
+                    0x1C => self.e = alu.inr(self.e),               // INR E
+                    0x24 => hl = with_hi(hl, alu.inr(hi(hl))),      // INR H
+                    0x2C => hl = with_lo(hl, alu.inr(lo(hl))),      // INR L
+                    // INR M
+                    0x34 => {
+                        let v = alu.inr(bus.read(hl));
+                        bus.write(hl, v)
+                    }
+                    0x3C => alu.a = alu.inr(alu.a),            // INR A
+                    0x05 => self.b = alu.dcr(self.b),          // DCR B
+                    0x0D => self.c = alu.dcr(self.c),          // DCR C
+                    0x15 => self.d = alu.dcr(self.d),          // DCR D
+                    0x1D => self.e = alu.dcr(self.e),          // DCR E
+                    0x25 => hl = with_hi(hl, alu.dcr(hi(hl))), // DCR H
+                    0x2D => hl = with_lo(hl, alu.dcr(lo(hl))), // DCR L
+                    // DCR M
+                    0x35 => {
+                        let v = alu.dcr(bus.read(hl));
+                        bus.write(hl, v)
+                    }
+                    0x3D => alu.a = alu.dcr(alu.a),          // DCR A
+                    0x06 => self.b = imm8(bus, at, &mut pc), // MVI B
+                    0x0E => self.c = imm8(bus, at, &mut pc), // MVI C
+                    0x16 => self.d = imm8(bus, at, &mut pc), // MVI D
+                    0x1E => self.e = imm8(bus, at, &mut pc), // MVI E
+                    0x26 => hl = with_hi(hl, imm8(bus, at, &mut pc)), // MVI H
+                    0x2E => hl = with_lo(hl, imm8(bus, at, &mut pc)), // MVI L
+                    // MVI M
+                    0x36 => {
+                        let v = imm8(bus, at, &mut pc);
+                        bus.write(hl, v)
+                    }
+                    0x3E => alu.a = imm8(bus, at, &mut pc), // MVI A
+                    0x07 => alu.rlc(),                      // RLC
+                    0x0F => alu.rrc(),                      // RRC
+                    0x17 => alu.ral(),                      // RAL
+                    0x1F => alu.rar(),                      // RAR
+                    0x27 => alu.daa(),                      // DAA
+                    0x2F => alu.a = !alu.a,                 // CMA
+                    0x37 => alu.cy = 1,                     // STC
+                    0x3F => alu.cy ^= 1,                    // CMC
+
+                    // --- 0x40-0x7F: MOV dst,src and HLT ---
+                    // HLT
+                    0x76 => {
+                        // PC stays past the HLT, as on the chip.
+                        self.halted = true;
+                        break Exit::Halt;
+                    }
+                    0x40 => {}                              // MOV B,B
+                    0x41 => self.b = self.c,                // MOV B,C
+                    0x42 => self.b = self.d,                // MOV B,D
+                    0x43 => self.b = self.e,                // MOV B,E
+                    0x44 => self.b = hi(hl),                // MOV B,H
+                    0x45 => self.b = lo(hl),                // MOV B,L
+                    0x46 => self.b = bus.read(hl),          // MOV B,M
+                    0x47 => self.b = alu.a,                 // MOV B,A
+                    0x48 => self.c = self.b,                // MOV C,B
+                    0x49 => {}                              // MOV C,C
+                    0x4A => self.c = self.d,                // MOV C,D
+                    0x4B => self.c = self.e,                // MOV C,E
+                    0x4C => self.c = hi(hl),                // MOV C,H
+                    0x4D => self.c = lo(hl),                // MOV C,L
+                    0x4E => self.c = bus.read(hl),          // MOV C,M
+                    0x4F => self.c = alu.a,                 // MOV C,A
+                    0x50 => self.d = self.b,                // MOV D,B
+                    0x51 => self.d = self.c,                // MOV D,C
+                    0x52 => {}                              // MOV D,D
+                    0x53 => self.d = self.e,                // MOV D,E
+                    0x54 => self.d = hi(hl),                // MOV D,H
+                    0x55 => self.d = lo(hl),                // MOV D,L
+                    0x56 => self.d = bus.read(hl),          // MOV D,M
+                    0x57 => self.d = alu.a,                 // MOV D,A
+                    0x58 => self.e = self.b,                // MOV E,B
+                    0x59 => self.e = self.c,                // MOV E,C
+                    0x5A => self.e = self.d,                // MOV E,D
+                    0x5B => {}                              // MOV E,E
+                    0x5C => self.e = hi(hl),                // MOV E,H
+                    0x5D => self.e = lo(hl),                // MOV E,L
+                    0x5E => self.e = bus.read(hl),          // MOV E,M
+                    0x5F => self.e = alu.a,                 // MOV E,A
+                    0x60 => hl = with_hi(hl, self.b),       // MOV H,B
+                    0x61 => hl = with_hi(hl, self.c),       // MOV H,C
+                    0x62 => hl = with_hi(hl, self.d),       // MOV H,D
+                    0x63 => hl = with_hi(hl, self.e),       // MOV H,E
+                    0x64 => {}                              // MOV H,H
+                    0x65 => hl = with_hi(hl, lo(hl)),       // MOV H,L
+                    0x66 => hl = with_hi(hl, bus.read(hl)), // MOV H,M
+                    0x67 => hl = with_hi(hl, alu.a),        // MOV H,A
+                    0x68 => hl = with_lo(hl, self.b),       // MOV L,B
+                    0x69 => hl = with_lo(hl, self.c),       // MOV L,C
+                    0x6A => hl = with_lo(hl, self.d),       // MOV L,D
+                    0x6B => hl = with_lo(hl, self.e),       // MOV L,E
+                    0x6C => hl = with_lo(hl, hi(hl)),       // MOV L,H
+                    0x6D => {}                              // MOV L,L
+                    0x6E => hl = with_lo(hl, bus.read(hl)), // MOV L,M
+                    0x6F => hl = with_lo(hl, alu.a),        // MOV L,A
+                    0x70 => bus.write(hl, self.b),          // MOV M,B
+                    0x71 => bus.write(hl, self.c),          // MOV M,C
+                    0x72 => bus.write(hl, self.d),          // MOV M,D
+                    0x73 => bus.write(hl, self.e),          // MOV M,E
+                    0x74 => bus.write(hl, hi(hl)),          // MOV M,H
+                    0x75 => bus.write(hl, lo(hl)),          // MOV M,L
+                    0x77 => bus.write(hl, alu.a),           // MOV M,A
+                    0x78 => alu.a = self.b,                 // MOV A,B
+                    0x79 => alu.a = self.c,                 // MOV A,C
+                    0x7A => alu.a = self.d,                 // MOV A,D
+                    0x7B => alu.a = self.e,                 // MOV A,E
+                    0x7C => alu.a = hi(hl),                 // MOV A,H
+                    0x7D => alu.a = lo(hl),                 // MOV A,L
+                    0x7E => alu.a = bus.read(hl),           // MOV A,M
+                    0x7F => {}                              // MOV A,A
+                    0x80 => alu.add(self.b, 0),             // ADD B
+                    0x81 => alu.add(self.c, 0),             // ADD C
+                    0x82 => alu.add(self.d, 0),             // ADD D
+                    0x83 => alu.add(self.e, 0),             // ADD E
+                    0x84 => alu.add(hi(hl), 0),             // ADD H
+                    0x85 => alu.add(lo(hl), 0),             // ADD L
+                    0x86 => alu.add(bus.read(hl), 0),       // ADD M
+                    0x87 => alu.add(alu.a, 0),              // ADD A
+                    0x88 => alu.add(self.b, alu.cy),        // ADC B
+                    0x89 => alu.add(self.c, alu.cy),        // ADC C
+                    0x8A => alu.add(self.d, alu.cy),        // ADC D
+                    0x8B => alu.add(self.e, alu.cy),        // ADC E
+                    0x8C => alu.add(hi(hl), alu.cy),        // ADC H
+                    0x8D => alu.add(lo(hl), alu.cy),        // ADC L
+                    0x8E => alu.add(bus.read(hl), alu.cy),  // ADC M
+                    0x8F => alu.add(alu.a, alu.cy),         // ADC A
+                    0x90 => alu.sub(self.b, 0),             // SUB B
+                    0x91 => alu.sub(self.c, 0),             // SUB C
+                    0x92 => alu.sub(self.d, 0),             // SUB D
+                    0x93 => alu.sub(self.e, 0),             // SUB E
+                    0x94 => alu.sub(hi(hl), 0),             // SUB H
+                    0x95 => alu.sub(lo(hl), 0),             // SUB L
+                    0x96 => alu.sub(bus.read(hl), 0),       // SUB M
+                    0x97 => alu.sub(alu.a, 0),              // SUB A
+                    0x98 => alu.sub(self.b, alu.cy),        // SBB B
+                    0x99 => alu.sub(self.c, alu.cy),        // SBB C
+                    0x9A => alu.sub(self.d, alu.cy),        // SBB D
+                    0x9B => alu.sub(self.e, alu.cy),        // SBB E
+                    0x9C => alu.sub(hi(hl), alu.cy),        // SBB H
+                    0x9D => alu.sub(lo(hl), alu.cy),        // SBB L
+                    0x9E => alu.sub(bus.read(hl), alu.cy),  // SBB M
+                    0x9F => alu.sub(alu.a, alu.cy),         // SBB A
+                    0xA0 => alu.and(self.b),                // ANA B
+                    0xA1 => alu.and(self.c),                // ANA C
+                    0xA2 => alu.and(self.d),                // ANA D
+                    0xA3 => alu.and(self.e),                // ANA E
+                    0xA4 => alu.and(hi(hl)),                // ANA H
+                    0xA5 => alu.and(lo(hl)),                // ANA L
+                    0xA6 => alu.and(bus.read(hl)),          // ANA M
+                    0xA7 => alu.and(alu.a),                 // ANA A
+                    0xA8 => alu.xor(self.b),                // XRA B
+                    0xA9 => alu.xor(self.c),                // XRA C
+                    0xAA => alu.xor(self.d),                // XRA D
+                    0xAB => alu.xor(self.e),                // XRA E
+                    0xAC => alu.xor(hi(hl)),                // XRA H
+                    0xAD => alu.xor(lo(hl)),                // XRA L
+                    0xAE => alu.xor(bus.read(hl)),          // XRA M
+                    0xAF => alu.xor(alu.a),                 // XRA A
+                    0xB0 => alu.or(self.b),                 // ORA B
+                    0xB1 => alu.or(self.c),                 // ORA C
+                    0xB2 => alu.or(self.d),                 // ORA D
+                    0xB3 => alu.or(self.e),                 // ORA E
+                    0xB4 => alu.or(hi(hl)),                 // ORA H
+                    0xB5 => alu.or(lo(hl)),                 // ORA L
+                    0xB6 => alu.or(bus.read(hl)),           // ORA M
+                    0xB7 => alu.or(alu.a),                  // ORA A
+                    0xB8 => alu.cmp(self.b),                // CMP B
+                    0xB9 => alu.cmp(self.c),                // CMP C
+                    0xBA => alu.cmp(self.d),                // CMP D
+                    0xBB => alu.cmp(self.e),                // CMP E
+                    0xBC => alu.cmp(hi(hl)),                // CMP H
+                    0xBD => alu.cmp(lo(hl)),                // CMP L
+                    0xBE => alu.cmp(bus.read(hl)),          // CMP M
+                    0xBF => alu.cmp(alu.a),                 // CMP A
+
+                    // --- 0xC0-0xFF: branches, stack, immediates, I/O, interrupts ---
+                    0xC3 | 0xCB => jump_if(bus, at, &mut pc, true), // JMP, *JMP (0xCB)
+                    0xC2 => jump_if(bus, at, &mut pc, !alu.zero()), // JNZ
+                    0xCA => jump_if(bus, at, &mut pc, alu.zero()),  // JZ
+                    0xD2 => jump_if(bus, at, &mut pc, alu.cy == 0), // JNC
+                    0xDA => jump_if(bus, at, &mut pc, alu.cy != 0), // JC
+                    0xE2 => jump_if(bus, at, &mut pc, !alu.parity_even()), // JPO
+                    0xEA => jump_if(bus, at, &mut pc, alu.parity_even()), // JPE
+                    0xF2 => jump_if(bus, at, &mut pc, !alu.sign()), // JP
+                    0xFA => jump_if(bus, at, &mut pc, alu.sign()),  // JM
+                    // CALL, *CALL
+                    0xCD | 0xDD | 0xED | 0xFD => {
+                        // 17 states in the table already: no BRANCH_TAKEN_EXTRA here.
+                        let target = imm16(bus, at, &mut pc);
+                        call(bus, &mut pc, &mut sp, target)
+                    }
+                    0xC4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, !alu.zero()), // CNZ
+                    0xCC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.zero()),  // CZ
+                    0xD4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.cy == 0), // CNC
+                    0xDC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.cy != 0), // CC
+                    0xE4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, !alu.parity_even()), // CPO
+                    0xEC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.parity_even()), // CPE
+                    0xF4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, !alu.sign()), // CP
+                    0xFC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.sign()),  // CM
+                    0xC9 | 0xD9 => pc = pop(bus, &mut sp), // RET, *RET (0xD9)
+                    0xC0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.zero()), // RNZ
+                    0xC8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.zero()), // RZ
+                    0xD0 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy == 0), // RNC
+                    0xD8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy != 0), // RC
+                    0xE0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.parity_even()), // RPO
+                    0xE8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.parity_even()), // RPE
+                    0xF0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.sign()), // RP
+                    0xF8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.sign()), // RM
+                    0xC7 => call(bus, &mut pc, &mut sp, 0x00), // RST 0
+                    0xCF => call(bus, &mut pc, &mut sp, 0x08), // RST 1
+                    0xD7 => call(bus, &mut pc, &mut sp, 0x10), // RST 2
+                    0xDF => call(bus, &mut pc, &mut sp, 0x18), // RST 3
+                    0xE7 => call(bus, &mut pc, &mut sp, 0x20), // RST 4
+                    0xEF => call(bus, &mut pc, &mut sp, 0x28), // RST 5
+                    0xF7 => call(bus, &mut pc, &mut sp, 0x30), // RST 6
+                    0xFF => call(bus, &mut pc, &mut sp, 0x38), // RST 7
+                    0xC1 => self.set_bc(pop(bus, &mut sp)), // POP B
+                    0xD1 => self.set_de(pop(bus, &mut sp)), // POP D
+                    0xE1 => hl = pop(bus, &mut sp),        // POP H
+                    0xF1 => alu.set_psw(pop(bus, &mut sp)), // POP PSW
+                    0xC5 => push(bus, &mut sp, self.bc()), // PUSH B
+                    0xD5 => push(bus, &mut sp, self.de()), // PUSH D
+                    0xE5 => push(bus, &mut sp, hl),        // PUSH H
+                    0xF5 => push(bus, &mut sp, alu.psw()), // PUSH PSW
+                    // XTHL
+                    0xE3 => {
+                        let top = bus.read_word(sp);
+                        write16(bus, sp, hl);
+                        hl = top;
+                    }
+                    0xE9 => pc = hl, // PCHL
+                    0xF9 => sp = hl, // SPHL
+                    // XCHG
+                    0xEB => {
+                        let de = self.de();
+                        self.set_de(hl);
+                        hl = de
+                    }
+                    0xC6 => alu.add(imm8(bus, at, &mut pc), 0), // ADI
+                    0xCE => alu.add(imm8(bus, at, &mut pc), alu.cy), // ACI
+                    0xD6 => alu.sub(imm8(bus, at, &mut pc), 0), // SUI
+                    0xDE => alu.sub(imm8(bus, at, &mut pc), alu.cy), // SBI
+                    0xE6 => alu.and(imm8(bus, at, &mut pc)),    // ANI
+                    0xEE => alu.xor(imm8(bus, at, &mut pc)),    // XRI
+                    0xF6 => alu.or(imm8(bus, at, &mut pc)),     // ORI
+                    0xFE => alu.cmp(imm8(bus, at, &mut pc)),    // CPI
+                    // OUT
+                    0xD3 => {
+                        let port = imm8(bus, at, &mut pc);
+                        let start =
+                            self.cycles + (budget as i64 - meter.left()) as u64 - STATES[0xD3] as u64;
+                        if output(bus, port, alu.a, start) {
+                            break Exit::Yield;
+                        }
+                    }
+                    // IN
+                    0xDB => {
+                        let port = imm8(bus, at, &mut pc);
+                        let start =
+                            self.cycles + (budget as i64 - meter.left()) as u64 - STATES[0xDB] as u64;
+                        let (v, yields) = input(bus, port, start);
+                        alu.a = v;
+                        if yields {
+                            break Exit::Yield;
+                        }
+                    }
+                    0xF3 => self.inte = false, // DI
+                    // EI
+                    0xFB => {
+                        // Interrupts are accepted after the next instruction: the batch
+                        // ends here when one is waiting, and `Cpu::run` runs that
+                        // instruction alone before taking it.
+                        self.inte = true;
+                        self.interrupts_from = self.instructions + meter.instructions() + 1;
+                        if self.pending_interrupt.is_some() {
+                            break Exit::Budget;
+                        }
+                    }
+                }
+            };
+        }
         let exit = loop {
             if meter.spent() {
                 break Exit::Budget;
             }
-            let op = imm8(bus, &mut pc);
-            meter.charge(op);
-            match op {
-                // --- 0x00-0x3F: loads, increments, rotates, 16-bit arithmetic ---
-                0x00 => {}                                           // NOP
-                0x08 | 0x10 | 0x18 | 0x20 | 0x28 | 0x30 | 0x38 => {} // *NOP (undocumented)
-                0x01 => self.set_bc(imm16(bus, &mut pc)),            // LXI B
-                0x11 => self.set_de(imm16(bus, &mut pc)),            // LXI D
-                0x21 => hl = imm16(bus, &mut pc),                    // LXI H
-                0x31 => sp = imm16(bus, &mut pc),                    // LXI SP
-                0x02 => bus.write(self.bc(), alu.a),                 // STAX B
-                0x12 => bus.write(self.de(), alu.a),                 // STAX D
-                0x0A => alu.a = bus.read(self.bc()),                 // LDAX B
-                0x1A => alu.a = bus.read(self.de()),                 // LDAX D
-                // SHLD
-                0x22 => {
-                    let addr = imm16(bus, &mut pc);
-                    write16(bus, addr, hl)
-                }
-                // LHLD
-                0x2A => {
-                    let addr = imm16(bus, &mut pc);
-                    hl = bus.read_word(addr)
-                }
-                // STA
-                0x32 => {
-                    let addr = imm16(bus, &mut pc);
-                    bus.write(addr, alu.a)
-                }
-                // LDA
-                0x3A => {
-                    let addr = imm16(bus, &mut pc);
-                    alu.a = bus.read(addr)
-                }
-                0x03 => self.set_bc(self.bc().wrapping_add(1)), // INX B
-                0x13 => self.set_de(self.de().wrapping_add(1)), // INX D
-                0x23 => hl = hl.wrapping_add(1),                // INX H
-                0x33 => sp = sp.wrapping_add(1),                // INX SP
-                0x0B => self.set_bc(self.bc().wrapping_sub(1)), // DCX B
-                0x1B => self.set_de(self.de().wrapping_sub(1)), // DCX D
-                0x2B => hl = hl.wrapping_sub(1),                // DCX H
-                0x3B => sp = sp.wrapping_sub(1),                // DCX SP
-                0x09 => (hl, alu.cy) = dad(hl, self.bc()),      // DAD B
-                0x19 => (hl, alu.cy) = dad(hl, self.de()),      // DAD D
-                0x29 => (hl, alu.cy) = dad(hl, hl),             // DAD H
-                0x39 => (hl, alu.cy) = dad(hl, sp),             // DAD SP
-                0x04 => self.b = alu.inr(self.b),               // INR B
-                0x0C => self.c = alu.inr(self.c),               // INR C
-                0x14 => self.d = alu.inr(self.d),               // INR D
-                0x1C => self.e = alu.inr(self.e),               // INR E
-                0x24 => hl = with_hi(hl, alu.inr(hi(hl))),      // INR H
-                0x2C => hl = with_lo(hl, alu.inr(lo(hl))),      // INR L
-                // INR M
-                0x34 => {
-                    let v = alu.inr(bus.read(hl));
-                    bus.write(hl, v)
-                }
-                0x3C => alu.a = alu.inr(alu.a),            // INR A
-                0x05 => self.b = alu.dcr(self.b),          // DCR B
-                0x0D => self.c = alu.dcr(self.c),          // DCR C
-                0x15 => self.d = alu.dcr(self.d),          // DCR D
-                0x1D => self.e = alu.dcr(self.e),          // DCR E
-                0x25 => hl = with_hi(hl, alu.dcr(hi(hl))), // DCR H
-                0x2D => hl = with_lo(hl, alu.dcr(lo(hl))), // DCR L
-                // DCR M
-                0x35 => {
-                    let v = alu.dcr(bus.read(hl));
-                    bus.write(hl, v)
-                }
-                0x3D => alu.a = alu.dcr(alu.a),               // DCR A
-                0x06 => self.b = imm8(bus, &mut pc),          // MVI B
-                0x0E => self.c = imm8(bus, &mut pc),          // MVI C
-                0x16 => self.d = imm8(bus, &mut pc),          // MVI D
-                0x1E => self.e = imm8(bus, &mut pc),          // MVI E
-                0x26 => hl = with_hi(hl, imm8(bus, &mut pc)), // MVI H
-                0x2E => hl = with_lo(hl, imm8(bus, &mut pc)), // MVI L
-                // MVI M
-                0x36 => {
-                    let v = imm8(bus, &mut pc);
-                    bus.write(hl, v)
-                }
-                0x3E => alu.a = imm8(bus, &mut pc), // MVI A
-                0x07 => alu.rlc(),                  // RLC
-                0x0F => alu.rrc(),                  // RRC
-                0x17 => alu.ral(),                  // RAL
-                0x1F => alu.rar(),                  // RAR
-                0x27 => alu.daa(),                  // DAA
-                0x2F => alu.a = !alu.a,             // CMA
-                0x37 => alu.cy = 1,                 // STC
-                0x3F => alu.cy ^= 1,                // CMC
-
-                // --- 0x40-0x7F: MOV dst,src and HLT ---
-                // HLT
-                0x76 => {
-                    // PC stays past the HLT, as on the chip.
-                    self.halted = true;
-                    break Exit::Halt;
-                }
-                0x40 => {}                              // MOV B,B
-                0x41 => self.b = self.c,                // MOV B,C
-                0x42 => self.b = self.d,                // MOV B,D
-                0x43 => self.b = self.e,                // MOV B,E
-                0x44 => self.b = hi(hl),                // MOV B,H
-                0x45 => self.b = lo(hl),                // MOV B,L
-                0x46 => self.b = bus.read(hl),          // MOV B,M
-                0x47 => self.b = alu.a,                 // MOV B,A
-                0x48 => self.c = self.b,                // MOV C,B
-                0x49 => {}                              // MOV C,C
-                0x4A => self.c = self.d,                // MOV C,D
-                0x4B => self.c = self.e,                // MOV C,E
-                0x4C => self.c = hi(hl),                // MOV C,H
-                0x4D => self.c = lo(hl),                // MOV C,L
-                0x4E => self.c = bus.read(hl),          // MOV C,M
-                0x4F => self.c = alu.a,                 // MOV C,A
-                0x50 => self.d = self.b,                // MOV D,B
-                0x51 => self.d = self.c,                // MOV D,C
-                0x52 => {}                              // MOV D,D
-                0x53 => self.d = self.e,                // MOV D,E
-                0x54 => self.d = hi(hl),                // MOV D,H
-                0x55 => self.d = lo(hl),                // MOV D,L
-                0x56 => self.d = bus.read(hl),          // MOV D,M
-                0x57 => self.d = alu.a,                 // MOV D,A
-                0x58 => self.e = self.b,                // MOV E,B
-                0x59 => self.e = self.c,                // MOV E,C
-                0x5A => self.e = self.d,                // MOV E,D
-                0x5B => {}                              // MOV E,E
-                0x5C => self.e = hi(hl),                // MOV E,H
-                0x5D => self.e = lo(hl),                // MOV E,L
-                0x5E => self.e = bus.read(hl),          // MOV E,M
-                0x5F => self.e = alu.a,                 // MOV E,A
-                0x60 => hl = with_hi(hl, self.b),       // MOV H,B
-                0x61 => hl = with_hi(hl, self.c),       // MOV H,C
-                0x62 => hl = with_hi(hl, self.d),       // MOV H,D
-                0x63 => hl = with_hi(hl, self.e),       // MOV H,E
-                0x64 => {}                              // MOV H,H
-                0x65 => hl = with_hi(hl, lo(hl)),       // MOV H,L
-                0x66 => hl = with_hi(hl, bus.read(hl)), // MOV H,M
-                0x67 => hl = with_hi(hl, alu.a),        // MOV H,A
-                0x68 => hl = with_lo(hl, self.b),       // MOV L,B
-                0x69 => hl = with_lo(hl, self.c),       // MOV L,C
-                0x6A => hl = with_lo(hl, self.d),       // MOV L,D
-                0x6B => hl = with_lo(hl, self.e),       // MOV L,E
-                0x6C => hl = with_lo(hl, hi(hl)),       // MOV L,H
-                0x6D => {}                              // MOV L,L
-                0x6E => hl = with_lo(hl, bus.read(hl)), // MOV L,M
-                0x6F => hl = with_lo(hl, alu.a),        // MOV L,A
-                0x70 => bus.write(hl, self.b),          // MOV M,B
-                0x71 => bus.write(hl, self.c),          // MOV M,C
-                0x72 => bus.write(hl, self.d),          // MOV M,D
-                0x73 => bus.write(hl, self.e),          // MOV M,E
-                0x74 => bus.write(hl, hi(hl)),          // MOV M,H
-                0x75 => bus.write(hl, lo(hl)),          // MOV M,L
-                0x77 => bus.write(hl, alu.a),           // MOV M,A
-                0x78 => alu.a = self.b,                 // MOV A,B
-                0x79 => alu.a = self.c,                 // MOV A,C
-                0x7A => alu.a = self.d,                 // MOV A,D
-                0x7B => alu.a = self.e,                 // MOV A,E
-                0x7C => alu.a = hi(hl),                 // MOV A,H
-                0x7D => alu.a = lo(hl),                 // MOV A,L
-                0x7E => alu.a = bus.read(hl),           // MOV A,M
-                0x7F => {}                              // MOV A,A
-                0x80 => alu.add(self.b, 0),             // ADD B
-                0x81 => alu.add(self.c, 0),             // ADD C
-                0x82 => alu.add(self.d, 0),             // ADD D
-                0x83 => alu.add(self.e, 0),             // ADD E
-                0x84 => alu.add(hi(hl), 0),             // ADD H
-                0x85 => alu.add(lo(hl), 0),             // ADD L
-                0x86 => alu.add(bus.read(hl), 0),       // ADD M
-                0x87 => alu.add(alu.a, 0),              // ADD A
-                0x88 => alu.add(self.b, alu.cy),        // ADC B
-                0x89 => alu.add(self.c, alu.cy),        // ADC C
-                0x8A => alu.add(self.d, alu.cy),        // ADC D
-                0x8B => alu.add(self.e, alu.cy),        // ADC E
-                0x8C => alu.add(hi(hl), alu.cy),        // ADC H
-                0x8D => alu.add(lo(hl), alu.cy),        // ADC L
-                0x8E => alu.add(bus.read(hl), alu.cy),  // ADC M
-                0x8F => alu.add(alu.a, alu.cy),         // ADC A
-                0x90 => alu.sub(self.b, 0),             // SUB B
-                0x91 => alu.sub(self.c, 0),             // SUB C
-                0x92 => alu.sub(self.d, 0),             // SUB D
-                0x93 => alu.sub(self.e, 0),             // SUB E
-                0x94 => alu.sub(hi(hl), 0),             // SUB H
-                0x95 => alu.sub(lo(hl), 0),             // SUB L
-                0x96 => alu.sub(bus.read(hl), 0),       // SUB M
-                0x97 => alu.sub(alu.a, 0),              // SUB A
-                0x98 => alu.sub(self.b, alu.cy),        // SBB B
-                0x99 => alu.sub(self.c, alu.cy),        // SBB C
-                0x9A => alu.sub(self.d, alu.cy),        // SBB D
-                0x9B => alu.sub(self.e, alu.cy),        // SBB E
-                0x9C => alu.sub(hi(hl), alu.cy),        // SBB H
-                0x9D => alu.sub(lo(hl), alu.cy),        // SBB L
-                0x9E => alu.sub(bus.read(hl), alu.cy),  // SBB M
-                0x9F => alu.sub(alu.a, alu.cy),         // SBB A
-                0xA0 => alu.and(self.b),                // ANA B
-                0xA1 => alu.and(self.c),                // ANA C
-                0xA2 => alu.and(self.d),                // ANA D
-                0xA3 => alu.and(self.e),                // ANA E
-                0xA4 => alu.and(hi(hl)),                // ANA H
-                0xA5 => alu.and(lo(hl)),                // ANA L
-                0xA6 => alu.and(bus.read(hl)),          // ANA M
-                0xA7 => alu.and(alu.a),                 // ANA A
-                0xA8 => alu.xor(self.b),                // XRA B
-                0xA9 => alu.xor(self.c),                // XRA C
-                0xAA => alu.xor(self.d),                // XRA D
-                0xAB => alu.xor(self.e),                // XRA E
-                0xAC => alu.xor(hi(hl)),                // XRA H
-                0xAD => alu.xor(lo(hl)),                // XRA L
-                0xAE => alu.xor(bus.read(hl)),          // XRA M
-                0xAF => alu.xor(alu.a),                 // XRA A
-                0xB0 => alu.or(self.b),                 // ORA B
-                0xB1 => alu.or(self.c),                 // ORA C
-                0xB2 => alu.or(self.d),                 // ORA D
-                0xB3 => alu.or(self.e),                 // ORA E
-                0xB4 => alu.or(hi(hl)),                 // ORA H
-                0xB5 => alu.or(lo(hl)),                 // ORA L
-                0xB6 => alu.or(bus.read(hl)),           // ORA M
-                0xB7 => alu.or(alu.a),                  // ORA A
-                0xB8 => alu.cmp(self.b),                // CMP B
-                0xB9 => alu.cmp(self.c),                // CMP C
-                0xBA => alu.cmp(self.d),                // CMP D
-                0xBB => alu.cmp(self.e),                // CMP E
-                0xBC => alu.cmp(hi(hl)),                // CMP H
-                0xBD => alu.cmp(lo(hl)),                // CMP L
-                0xBE => alu.cmp(bus.read(hl)),          // CMP M
-                0xBF => alu.cmp(alu.a),                 // CMP A
-
-                // --- 0xC0-0xFF: branches, stack, immediates, I/O, interrupts ---
-                0xC3 | 0xCB => jump_if(bus, &mut pc, true), // JMP, *JMP (0xCB)
-                0xC2 => jump_if(bus, &mut pc, !alu.zero()), // JNZ
-                0xCA => jump_if(bus, &mut pc, alu.zero()),  // JZ
-                0xD2 => jump_if(bus, &mut pc, alu.cy == 0), // JNC
-                0xDA => jump_if(bus, &mut pc, alu.cy != 0), // JC
-                0xE2 => jump_if(bus, &mut pc, !alu.parity_even()), // JPO
-                0xEA => jump_if(bus, &mut pc, alu.parity_even()), // JPE
-                0xF2 => jump_if(bus, &mut pc, !alu.sign()), // JP
-                0xFA => jump_if(bus, &mut pc, alu.sign()),  // JM
-                // CALL, *CALL
-                0xCD | 0xDD | 0xED | 0xFD => {
-                    // 17 states in the table already: no BRANCH_TAKEN_EXTRA here.
-                    let target = imm16(bus, &mut pc);
-                    call(bus, &mut pc, &mut sp, target)
-                }
-                0xC4 => call_if(bus, &mut pc, &mut sp, &mut meter, !alu.zero()), // CNZ
-                0xCC => call_if(bus, &mut pc, &mut sp, &mut meter, alu.zero()),  // CZ
-                0xD4 => call_if(bus, &mut pc, &mut sp, &mut meter, alu.cy == 0), // CNC
-                0xDC => call_if(bus, &mut pc, &mut sp, &mut meter, alu.cy != 0), // CC
-                0xE4 => call_if(bus, &mut pc, &mut sp, &mut meter, !alu.parity_even()), // CPO
-                0xEC => call_if(bus, &mut pc, &mut sp, &mut meter, alu.parity_even()), // CPE
-                0xF4 => call_if(bus, &mut pc, &mut sp, &mut meter, !alu.sign()), // CP
-                0xFC => call_if(bus, &mut pc, &mut sp, &mut meter, alu.sign()),  // CM
-                0xC9 | 0xD9 => pc = pop(bus, &mut sp),                           // RET, *RET (0xD9)
-                0xC0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.zero()),  // RNZ
-                0xC8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.zero()),   // RZ
-                0xD0 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy == 0),  // RNC
-                0xD8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy != 0),  // RC
-                0xE0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.parity_even()), // RPO
-                0xE8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.parity_even()), // RPE
-                0xF0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.sign()),  // RP
-                0xF8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.sign()),   // RM
-                0xC7 => call(bus, &mut pc, &mut sp, 0x00),                       // RST 0
-                0xCF => call(bus, &mut pc, &mut sp, 0x08),                       // RST 1
-                0xD7 => call(bus, &mut pc, &mut sp, 0x10),                       // RST 2
-                0xDF => call(bus, &mut pc, &mut sp, 0x18),                       // RST 3
-                0xE7 => call(bus, &mut pc, &mut sp, 0x20),                       // RST 4
-                0xEF => call(bus, &mut pc, &mut sp, 0x28),                       // RST 5
-                0xF7 => call(bus, &mut pc, &mut sp, 0x30),                       // RST 6
-                0xFF => call(bus, &mut pc, &mut sp, 0x38),                       // RST 7
-                0xC1 => self.set_bc(pop(bus, &mut sp)),                          // POP B
-                0xD1 => self.set_de(pop(bus, &mut sp)),                          // POP D
-                0xE1 => hl = pop(bus, &mut sp),                                  // POP H
-                0xF1 => alu.set_psw(pop(bus, &mut sp)),                          // POP PSW
-                0xC5 => push(bus, &mut sp, self.bc()),                           // PUSH B
-                0xD5 => push(bus, &mut sp, self.de()),                           // PUSH D
-                0xE5 => push(bus, &mut sp, hl),                                  // PUSH H
-                0xF5 => push(bus, &mut sp, alu.psw()),                           // PUSH PSW
-                // XTHL
-                0xE3 => {
-                    let top = bus.read_word(sp);
-                    write16(bus, sp, hl);
-                    hl = top;
-                }
-                0xE9 => pc = hl, // PCHL
-                0xF9 => sp = hl, // SPHL
-                // XCHG
-                0xEB => {
-                    let de = self.de();
-                    self.set_de(hl);
-                    hl = de
-                }
-                0xC6 => alu.add(imm8(bus, &mut pc), 0), // ADI
-                0xCE => alu.add(imm8(bus, &mut pc), alu.cy), // ACI
-                0xD6 => alu.sub(imm8(bus, &mut pc), 0), // SUI
-                0xDE => alu.sub(imm8(bus, &mut pc), alu.cy), // SBI
-                0xE6 => alu.and(imm8(bus, &mut pc)),    // ANI
-                0xEE => alu.xor(imm8(bus, &mut pc)),    // XRI
-                0xF6 => alu.or(imm8(bus, &mut pc)),     // ORI
-                0xFE => alu.cmp(imm8(bus, &mut pc)),    // CPI
-                // OUT
-                0xD3 => {
-                    let port = imm8(bus, &mut pc);
-                    let start =
-                        self.cycles + (budget as i64 - meter.left()) as u64 - STATES[0xD3] as u64;
-                    if output(bus, port, alu.a, start) {
-                        break Exit::Yield;
-                    }
-                }
-                // IN
-                0xDB => {
-                    let port = imm8(bus, &mut pc);
-                    let start =
-                        self.cycles + (budget as i64 - meter.left()) as u64 - STATES[0xDB] as u64;
-                    let (v, yields) = input(bus, port, start);
-                    alu.a = v;
-                    if yields {
-                        break Exit::Yield;
-                    }
-                }
-                0xF3 => self.inte = false, // DI
-                // EI
-                0xFB => {
-                    // Interrupts are accepted after the next instruction.
-                    self.inte = true;
-                    let left = meter.left();
-                    if self.pending_interrupt.is_some() && left > 1 {
-                        // Shrink the batch to one more instruction, keeping budget - left
-                        // (the state count) unchanged.
-                        let cut = left - 1;
-                        meter.charge_extra(cut);
-                        budget -= cut as u64;
-                    }
-                }
+            instruction!();
+            if PAIRED {
+                // No budget check before the second: see the module docs.
+                instruction!();
             }
         };
         self.pc = pc;

@@ -42,6 +42,34 @@ pub const SZP: [u8; 256] = {
     table
 };
 
+/// `szp` and `aux` (see [`Alu`]) for a PSW-layout flag byte: the result byte is one whose
+/// S, Z and P are the wanted ones, or 0 with S and P corrections in the high byte when no
+/// byte has them (Z with S, or Z without P).
+const fn lazy_form(f: u8) -> (u16, u8) {
+    let result = if f & Z != 0 {
+        0
+    } else {
+        // 0x01 has S and P clear; 0x80 sets S, 0x02 makes the parity even.
+        0x01 | (f & S) | ((f & P) >> 1)
+    };
+    let fix = (f ^ SZP[result as usize]) & (S | P);
+    (u16::from_be_bytes([fix, result]), result ^ (f & AC))
+}
+
+/// [`lazy_form`] of every flag byte, `szp` in the low 16 bits and `aux` above: `POP PSW`
+/// is then one load (it took about 25 host instructions computed, and 8080EXM pops PSW
+/// every 37th instruction).
+const LAZY_FORM: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut f = 0;
+    while f < 256 {
+        let (szp, aux) = lazy_form(f as u8);
+        table[f] = szp as u32 | (aux as u32) << 16;
+        f += 1;
+    }
+    table
+};
+
 /// The accumulator and flags as the execute loop keeps them: in locals, so they live in
 /// host registers for a whole batch. The flags are lazy: an operation stores what it
 /// computed, and a flag is only worked out when something reads it (a conditional
@@ -82,19 +110,12 @@ impl Alu {
         alu
     }
 
-    /// Sets every flag from a PSW-layout byte. The result byte is one whose S, Z and P
-    /// are the wanted ones, or 0 with corrections in the high byte when none is.
+    /// Sets every flag from a PSW-layout byte (`POP PSW`), through [`LAZY_FORM`].
     #[inline(always)]
     fn set_flags(&mut self, f: u8) {
-        let result = if f & Z != 0 {
-            0
-        } else {
-            // 0x01 has S and P clear; 0x80 sets S, 0x02 makes the parity even.
-            0x01 | (f & S) | ((f & P) >> 1)
-        };
-        let fix = (f ^ SZP[result as usize]) & (S | P);
-        self.szp = u16::from_be_bytes([fix, result]);
-        self.aux = result ^ (f & AC);
+        let [szp_low, szp_high, aux, _] = LAZY_FORM[f as usize].to_le_bytes();
+        self.szp = u16::from_le_bytes([szp_low, szp_high]);
+        self.aux = aux;
         self.cy = f & CY;
     }
 

@@ -31,6 +31,16 @@ impl Bus for TestBus {
     fn read(&mut self, addr: u16) -> u8 {
         self.memory.read(addr)
     }
+    // Memory's own word and operand reads, as the machine's bus uses them.
+    fn read_word(&mut self, addr: u16) -> u16 {
+        self.memory.read_word(addr)
+    }
+    fn read_after(&mut self, addr: u16) -> u8 {
+        self.memory.read_after(addr)
+    }
+    fn read_word_after(&mut self, addr: u16) -> u16 {
+        self.memory.read_word_after(addr)
+    }
     fn write(&mut self, addr: u16, value: u8) {
         self.memory.write(addr, value)
     }
@@ -233,11 +243,40 @@ fn interrupts_wait_for_ei_and_one_more_instruction() {
     cpu.step(&mut bus); // DI
     cpu.step(&mut bus); // NOP
     assert!(cpu.interrupt_pending());
-    cpu.run(&mut bus, 1000); // EI, then exactly one more instruction, then stop
-    assert_eq!((cpu.a, cpu.pc), (0x01, 0x0105));
-    cpu.step(&mut bus); // the interrupt
-    assert_eq!(cpu.pc, 0x0008);
+    assert_eq!(cpu.step(&mut bus), 4); // EI
+    assert_eq!(cpu.step(&mut bus), 7); // MVI A,1: not interrupted yet
+    assert_eq!(cpu.step(&mut bus), 11); // the interrupt, not MVI A,2
+    assert_eq!((cpu.a, cpu.pc), (0x01, 0x0008));
     assert_eq!(bus.memory.read_word(cpu.sp), 0x0105);
+}
+
+#[test]
+fn ei_waits_exactly_one_instruction_wherever_it_falls_in_a_batch() {
+    // NOP x n; EI; MVI A,1; MVI A,2, with an interrupt waiting: EI is the first or the
+    // second of a pair of instructions between two budget checks.
+    for nops in 0..4u16 {
+        let mut program = std::vec![0x00; usize::from(nops)];
+        program.extend([0xFB, 0x3E, 0x01, 0x3E, 0x02]);
+        let mut bus = TestBus::with_program(0x0100, &program);
+        let mut cpu = cpu_at(0x0100);
+        cpu.interrupt(0xCF); // RST 1
+        assert_eq!(cpu.run(&mut bus, 1000), Exit::Budget);
+        // The NOPs, EI, MVI A,1, RST 1 (11 states), then NOPs from 0x0008 on.
+        let before_vector = 4 * u64::from(nops) + 4 + 7 + 11;
+        let at_vector = cpu.instructions - u64::from(nops) - 3;
+        assert_eq!(cpu.a, 0x01, "{nops} NOPs before EI: MVI A,2 ran");
+        assert_eq!(
+            bus.memory.read_word(cpu.sp),
+            0x0100 + nops + 3,
+            "{nops} NOPs"
+        );
+        assert_eq!(cpu.pc, 0x0008 + at_vector as u16, "{nops} NOPs");
+        assert_eq!(cpu.cycles, before_vector + 4 * at_vector, "{nops} NOPs");
+        assert!(
+            cpu.cycles >= 1000 && cpu.cycles < 1000 + 2 * 4,
+            "{nops} NOPs"
+        );
+    }
 }
 
 #[test]
@@ -253,12 +292,35 @@ fn io_passes_the_start_cycle_and_the_bus_can_yield() {
 }
 
 #[test]
-fn run_counts_states_and_instructions_and_overshoots_by_under_one_instruction() {
-    // A loop of JMP 0100H (10 states each).
+fn run_counts_states_and_instructions_and_overshoots_by_under_two_instructions() {
+    // A loop of JMP 0100H (10 states each), checked before every second instruction.
     let mut bus = TestBus::with_program(0x0100, &[0xC3, 0x00, 0x01]);
     let mut cpu = cpu_at(0x0100);
     assert_eq!(cpu.run(&mut bus, 95), Exit::Budget);
     assert_eq!((cpu.cycles, cpu.instructions), (100, 10));
+    // 5 states short after four pairs: one more pair, 15 states over.
+    assert_eq!(cpu.run(&mut bus, 85), Exit::Budget);
+    assert_eq!((cpu.cycles, cpu.instructions), (200, 20));
+    // A budget spent by the first of a pair still runs the second.
+    assert_eq!(cpu.run(&mut bus, 1), Exit::Budget);
+    assert_eq!((cpu.cycles, cpu.instructions), (220, 22));
+}
+
+#[test]
+fn step_runs_exactly_one_instruction() {
+    let mut bus = TestBus::with_program(0x0100, &[0x00, 0x00, 0x00]);
+    let mut cpu = cpu_at(0x0100);
+    assert_eq!(cpu.step(&mut bus), 4);
+    assert_eq!((cpu.pc, cpu.instructions), (0x0101, 1));
+}
+
+#[test]
+fn memory_full_of_nops_still_ends_each_batch() {
+    // Straight-line code wraps from 0xFFFF to 0 with no jump: the batch must still end.
+    let mut bus = TestBus::with_program(0x0000, &[]);
+    let mut cpu = cpu_at(0x0000);
+    assert_eq!(cpu.run(&mut bus, 4 * 0x1_0000 + 4), Exit::Budget);
+    assert_eq!((cpu.pc, cpu.instructions), (0x0002, 0x1_0002));
 }
 
 #[test]
@@ -270,6 +332,33 @@ fn sixteen_bit_accesses_wrap_at_the_top_of_memory() {
     let mut cpu = cpu_at(0x0100);
     cpu.step(&mut bus);
     assert_eq!(cpu.hl(), 0xBBAA);
+}
+
+#[test]
+fn operands_wrap_at_the_top_of_memory_and_see_writes_to_address_zero() {
+    // STA 0000H (A = 06H); JMP 0FFFEH. At 0xFFFE: LXI H, whose operand is in 0xFFFF and
+    // in 0x0000, just written by STA.
+    let mut bus = TestBus::with_program(0x0100, &[0x32, 0x00, 0x00, 0xC3, 0xFE, 0xFF]);
+    bus.memory.load(0xFFFE, &[0x21, 0x77]).unwrap();
+    let mut cpu = cpu_at(0x0100);
+    cpu.a = 0x06;
+    for _ in 0..3 {
+        cpu.step(&mut bus);
+    }
+    assert_eq!((cpu.hl(), cpu.pc), (0x0677, 0x0001));
+
+    // MVI A at 0xFFFF: its operand is in 0x0000.
+    bus.write(0xFFFF, 0x3E);
+    cpu.pc = 0xFFFF;
+    cpu.step(&mut bus);
+    assert_eq!((cpu.a, cpu.pc), (0x06, 0x0001));
+
+    // JMP at 0xFFFF: its address is in 0x0000 (low) and 0x0001 (high).
+    bus.write(0xFFFF, 0xC3);
+    bus.write(0x0001, 0x12);
+    cpu.pc = 0xFFFF;
+    cpu.step(&mut bus);
+    assert_eq!(cpu.pc, 0x1206);
 }
 
 #[test]

@@ -35,10 +35,34 @@ impl core::fmt::Display for LoadError {
 
 impl core::error::Error for LoadError {}
 
+/// Bytes kept past 0xFFFF as copies of 0x0000 and 0x0001, so that every operand the CPU
+/// reads (up to two bytes after an opcode at 0xFFFF) is a plain load with no wrap test.
+const MIRROR: usize = 2;
+
+/// What a write to a page does. The hot path of [`Memory::write`] tests for
+/// [`Page::Ram`] alone; the others take [`Memory::write_special`].
+///
+/// A fresh memory must be all zero bits (a device keeps its machine in `.bss`, and one
+/// non-zero byte would put all of it in flash as an initializer), so the zero kind is
+/// RAM through the slower path: correct for every page, and a page other than page 0
+/// becomes [`Page::Ram`] at its first write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Page {
+    /// RAM written through the slower path: page 0, whose first [`MIRROR`] bytes are
+    /// copied past 0xFFFF, or a page not written since it became RAM.
+    RamChecked = 0,
+    /// Plain RAM.
+    Ram,
+    /// Write-protected: writes are ignored.
+    Rom,
+}
+
 /// 64 KiB of memory, of which some pages may be ROM.
 pub struct Memory {
-    bytes: [u8; SIZE],
-    rom: [bool; SIZE / PAGE],
+    /// The address space, then the copies of its first [`MIRROR`] bytes.
+    bytes: [u8; SIZE + MIRROR],
+    pages: [Page; SIZE / PAGE],
 }
 
 impl Default for Memory {
@@ -51,8 +75,8 @@ impl Memory {
     /// All RAM, all zero.
     pub const fn new() -> Self {
         Memory {
-            bytes: [0; SIZE],
-            rom: [false; SIZE / PAGE],
+            bytes: [0; SIZE + MIRROR],
+            pages: [Page::RamChecked; SIZE / PAGE],
         }
     }
 
@@ -66,32 +90,66 @@ impl Memory {
     #[inline(always)]
     pub fn read_word(&self, addr: u16) -> u16 {
         let a = addr as usize;
-        if a < SIZE - 1 {
-            // One 16-bit load on the hot path of every 3-byte instruction.
-            u16::from_le_bytes([self.bytes[a], self.bytes[a + 1]])
-        } else {
-            u16::from_le_bytes([self.bytes[a], self.bytes[0]])
-        }
+        u16::from_le_bytes([self.bytes[a], self.bytes[a + 1]])
+    }
+
+    /// Reads the byte after `addr`, wrapping from 0xFFFF to 0x0000: an 8-bit operand
+    /// when `addr` holds its opcode.
+    #[inline(always)]
+    pub fn read_after(&self, addr: u16) -> u8 {
+        self.bytes[addr as usize + 1]
+    }
+
+    /// Reads the little-endian word after `addr`, wrapping from 0xFFFF to 0x0000: a
+    /// 16-bit operand when `addr` holds its opcode.
+    #[inline(always)]
+    pub fn read_word_after(&self, addr: u16) -> u16 {
+        let a = addr as usize + 1;
+        u16::from_le_bytes([self.bytes[a], self.bytes[a + 1]])
     }
 
     /// Writes one byte unless `addr` is in a ROM page.
     #[inline(always)]
     pub fn write(&mut self, addr: u16, value: u8) {
-        if !self.rom[addr as usize / PAGE] {
+        let page = self.pages[addr as usize / PAGE];
+        // Plain RAM first: one test on the hot path (a `match` tested the rare kinds first).
+        if page == Page::Ram {
             self.bytes[addr as usize] = value;
+        } else {
+            self.write_special(page, addr, value);
         }
+    }
+
+    /// A write to a page that is not [`Page::Ram`]: ignored in ROM; in page 0, also
+    /// copied past 0xFFFF; any other page becomes [`Page::Ram`].
+    fn write_special(&mut self, page: Page, addr: u16, value: u8) {
+        if page == Page::Rom {
+            return;
+        }
+        self.bytes[addr as usize] = value;
+        match addr as usize / PAGE {
+            0 => self.refresh_mirror(),
+            index => self.pages[index] = Page::Ram,
+        }
+    }
+
+    /// Copies the first [`MIRROR`] bytes past 0xFFFF.
+    fn refresh_mirror(&mut self) {
+        let (memory, mirror) = self.bytes.split_at_mut(SIZE);
+        mirror.copy_from_slice(&memory[..MIRROR]);
     }
 
     /// Copies `image` to `at`, ignoring ROM protection (this is how ROM gets its contents).
     pub fn load(&mut self, at: u16, image: &[u8]) -> Result<(), LoadError> {
         let start = at as usize;
-        let Some(dest) = self.bytes.get_mut(start..start + image.len()) else {
+        let Some(dest) = self.bytes[..SIZE].get_mut(start..start + image.len()) else {
             return Err(LoadError::PastEnd {
                 at,
                 len: image.len(),
             });
         };
         dest.copy_from_slice(image);
+        self.refresh_mirror();
         Ok(())
     }
 
@@ -99,23 +157,77 @@ impl Memory {
     pub fn protect(&mut self, at: u16, len: usize, rom: bool) {
         let first = at as usize / PAGE;
         let last = (at as usize + len.max(1) - 1).min(SIZE - 1) / PAGE;
-        for page in &mut self.rom[first..=last] {
-            *page = rom;
-        }
+        // A ROM is only ever written by `load`, which refreshes the copies of page 0's
+        // first bytes itself.
+        let kind = if rom { Page::Rom } else { Page::RamChecked };
+        self.pages[first..=last].fill(kind);
     }
 
     /// Whether `addr` is in a ROM page.
     pub fn is_rom(&self, addr: u16) -> bool {
-        self.rom[addr as usize / PAGE]
+        self.pages[addr as usize / PAGE] == Page::Rom
     }
 
     /// All 64 KiB, for snapshots and tests.
     pub fn bytes(&self) -> &[u8; SIZE] {
-        &self.bytes
+        self.bytes
+            .first_chunk()
+            .expect("the mirror comes after a whole address space")
     }
 
     /// Makes every page RAM and every byte zero.
     pub fn clear(&mut self) {
         *self = Self::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Memory, PAGE, SIZE};
+
+    /// Every operand read agrees with two plain reads, at every address.
+    fn assert_operand_reads_wrap(memory: &Memory) {
+        for addr in 0..=u16::MAX {
+            let next = addr.wrapping_add(1);
+            let word = u16::from_le_bytes([memory.read(next), memory.read(next.wrapping_add(1))]);
+            assert_eq!(memory.read_after(addr), memory.read(next), "{addr:#06X}");
+            assert_eq!(memory.read_word_after(addr), word, "{addr:#06X}");
+            let word = u16::from_le_bytes([memory.read(addr), memory.read(next)]);
+            assert_eq!(memory.read_word(addr), word, "{addr:#06X}");
+        }
+    }
+
+    #[test]
+    fn reads_past_0xffff_wrap_after_writes_loads_and_rom_changes() {
+        let mut memory = Memory::new();
+        let pattern: [u8; SIZE] = core::array::from_fn(|i| (i * 7 + 3) as u8);
+        memory.load(0, &pattern).unwrap();
+        assert_operand_reads_wrap(&memory);
+
+        memory.write(0x0000, 0xA5);
+        memory.write(0x0001, 0x5A);
+        assert_eq!(
+            memory.read_word(0xFFFF),
+            u16::from_le_bytes([pattern[0xFFFF], 0xA5])
+        );
+        assert_operand_reads_wrap(&memory);
+
+        // ROM at page 0: writes are ignored, a load still shows through the top.
+        memory.protect(0, PAGE, true);
+        memory.write(0x0000, 0x11);
+        assert_eq!(memory.read(0), 0xA5);
+        memory.load(0, &[0x22, 0x33]).unwrap();
+        assert_operand_reads_wrap(&memory);
+        assert!(memory.is_rom(0x00FF) && !memory.is_rom(0x0100));
+
+        // Back to RAM: writes show through again.
+        memory.protect(0, PAGE, false);
+        memory.write(0x0001, 0x44);
+        assert_eq!(memory.read_word_after(0xFFFF), 0x4422);
+        assert_operand_reads_wrap(&memory);
+
+        memory.clear();
+        assert_operand_reads_wrap(&memory);
+        assert_eq!(memory.read_word(0xFFFF), 0);
     }
 }

@@ -143,6 +143,16 @@ impl<S: BlockStorage> Bus for Devices<S> {
     }
 
     #[inline(always)]
+    fn read_after(&mut self, addr: u16) -> u8 {
+        self.memory.read_after(addr)
+    }
+
+    #[inline(always)]
+    fn read_word_after(&mut self, addr: u16) -> u16 {
+        self.memory.read_word_after(addr)
+    }
+
+    #[inline(always)]
     fn write(&mut self, addr: u16, value: u8) {
         self.memory.write(addr, value)
     }

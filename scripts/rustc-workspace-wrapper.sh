@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Cargo's workspace rustc wrapper (.cargo/config.toml): runs rustc unchanged, except that
+# the executables of the host-sim package (`host-sim` and its CPU benchmark, which must
+# measure what users run) for x86-64 Linux are built position-dependent (non-PIE).
+#
+# Why: host-sim's 8080 loop dispatches every instruction through the `match`'s jump
+# table. In a PIE executable that table holds 32-bit offsets, so each dispatch costs a
+# load, an add and an indirect jump and keeps the table's address in a register; in a
+# non-PIE one it is `jmp *table(,%reg,8)`. Measured on CPUTEST under callgrind: 13.6 ->
+# 11.6 host instructions per 8080 instruction (docs/cpu-performance.md).
+#
+# What it costs: host-sim's own code and data load at a fixed address (its libraries,
+# heap and stack are still randomised). Only those executables: libraries,
+# proc-macros, build scripts, tests, the other tools and every cross build (the device
+# firmware) are compiled exactly as without the wrapper. It cannot go in RUSTFLAGS:
+# there it reaches proc-macro crates, which are shared objects and fail to link.
+#
+# Cargo calls it as `WRAPPER RUSTC ARGS...` (with clippy-driver in place of RUSTC under
+# `cargo clippy`, where code generation does not matter).
+# bash, not sh: dash drops environment variables whose names are not identifiers, such as
+# the CARGO_BIN_EXE_host-sim that integration tests are compiled with.
+set -eu
+
+is_host_sim_bin=0
+crate_type=bin
+crate_name=""
+target=""
+tests=0
+previous=""
+for arg in "$@"; do
+    case "$previous" in
+        --crate-type) crate_type="$arg" ;;
+        --crate-name) crate_name="$arg" ;;
+        --target) target="$arg" ;;
+    esac
+    [ "$arg" = --test ] && tests=1
+    previous="$arg"
+done
+# An executable of the package (rustc's default crate type is bin; benchmarks get no
+# --crate-type), not a test harness or a build script.
+if [ "${CARGO_PKG_NAME:-}" = altair-host-sim ] && [ "$crate_type" = bin ] && [ "$tests" = 0 ] &&
+    [ "${crate_name#build_script_}" = "$crate_name" ]; then
+    case "$target" in
+        "" | x86_64-unknown-linux-gnu)
+            if [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ]; then
+                is_host_sim_bin=1
+            fi
+            ;;
+    esac
+fi
+
+if [ "$is_host_sim_bin" = 1 ]; then
+    exec "$@" -C relocation-model=static
+fi
+exec "$@"
