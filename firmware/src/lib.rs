@@ -18,6 +18,8 @@
 //! - [`pace`]: turning wall time into state budgets for real-speed runs.
 //! - [`vdisk`]: the virtual disk client: a drive whose image is on a disk server over MQTT.
 //! - [`net`]: the transport to the broker: MQTT 5 over TLS 1.3 with mutual authentication.
+//! - [`guest`]: the machine, session, virtual disk and pacing as every platform's run
+//!   loop drives them.
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -28,6 +30,7 @@ mod fmt;
 pub mod cpm_com;
 pub mod cpu;
 pub mod disasm;
+pub mod guest;
 pub mod machine;
 pub mod monitor;
 pub mod net;

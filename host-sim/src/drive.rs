@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 
+use altair_firmware::guest::VirtualDrive;
 use altair_firmware::platform::{BlockStorage, SECTOR_BYTES, nb};
 use altair_firmware::vdisk::{DiskError, VirtualDisk};
 
@@ -35,6 +36,15 @@ impl fmt::Display for DriveError {
         match self {
             DriveError::File(e) => e.fmt(f),
             DriveError::Virtual(e) => e.fmt(f),
+        }
+    }
+}
+
+impl VirtualDrive for Drive {
+    fn virtual_disk(&mut self) -> Option<&mut VirtualDisk> {
+        match self {
+            Drive::Virtual(disk) => Some(disk),
+            Drive::File(_) => None,
         }
     }
 }

@@ -38,14 +38,18 @@ const FREE_RUN_BATCH: u64 = 4_000_000;
 /// Longest batch at real speed: 1 ms of guest time at 2 MHz keeps pacing smooth.
 const PACED_BATCH_US: u64 = 1_000;
 
-/// The states the next batch may run at `now_us` with `cycles` done: about a
-/// millisecond of host time flat out, or what real time allows at the paced rate.
+/// The most states one batch runs: about a millisecond of host time flat out, or of
+/// guest time at the paced rate.
+pub fn max_batch(pacer: Option<&Pacer>) -> u64 {
+    pacer.map_or(FREE_RUN_BATCH, |p| p.hz() * PACED_BATCH_US / 1_000_000)
+}
+
+/// The states the next batch may run at `now_us` with `cycles` done: [`max_batch`], or
+/// less when real time allows less at the paced rate.
 pub fn batch_budget(pacer: Option<&mut Pacer>, now_us: u64, cycles: u64) -> u64 {
     match pacer {
         None => FREE_RUN_BATCH,
-        Some(p) => p
-            .allowance(now_us, cycles)
-            .min(p.hz() * PACED_BATCH_US / 1_000_000),
+        Some(p) => max_batch(Some(p)).min(p.allowance(now_us, cycles)),
     }
 }
 

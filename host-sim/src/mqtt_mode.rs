@@ -27,19 +27,19 @@ use std::os::fd::AsFd as _;
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
-use altair_firmware::machine::{Altair, Stop};
+use altair_firmware::guest::{Guest, Ran};
+use altair_firmware::machine::Stop;
 use altair_firmware::net::{
     Backoff, Connected, Credentials, Inbound, Link, LinkBuffers, LinkConfig, LinkError, Received,
     Reconnect, block_on,
 };
 use altair_firmware::pace::Pacer;
-use altair_firmware::session::{Options, Outgoing as _, Session, Transmit};
-use altair_firmware::vdisk::VirtualDisk;
+use altair_firmware::session::{Options, Session, Transmit};
 use altair_pki::{CertInfo, private_key_der};
 use embassy_time::{Duration, Instant};
 
 use crate::drive::Drive;
-use crate::machine_loop::{IDLE_WAIT, batch_budget, pacing_wait};
+use crate::machine_loop::{IDLE_WAIT, max_batch, pacing_wait};
 use crate::net_host::{self, Rng, Tcp, wait_readable};
 use crate::setup::Prepared;
 
@@ -167,10 +167,23 @@ pub fn client_id(channel: &str) -> String {
 /// Runs the Altair on `prepared` with its terminal on the broker, until the process is
 /// stopped. Fails only on a configuration that cannot work (a bad channel or key).
 pub fn run(config: &MqttConfig, prepared: Prepared) -> Result<Infallible, String> {
-    let session = Session::new(&config.channel, config.options).map_err(|e| e.to_string())?;
+    let mut session = Session::new(&config.channel, config.options).map_err(|e| e.to_string())?;
     let status = session.topics().status().to_owned();
     let client_id = client_id(&config.channel);
-    let mut guest = Guest::new(prepared, session, config.mhz);
+    let Prepared {
+        mut altair,
+        start_in_monitor,
+    } = prepared;
+    if start_in_monitor {
+        session.enter_monitor(&mut altair, net_host::now_ms());
+    }
+    let pacer = config
+        .mhz
+        .map(|m| Pacer::new((m * 1_000_000.0).round() as u64, 0, altair.cpu.cycles));
+    let mut guest = HostGuest {
+        guest: Guest::new(&mut altair, &mut session, pacer),
+        started: std::time::Instant::now(),
+    };
     let mut buffers = Box::new(LinkBuffers::new());
     let mut link = Link::new(
         &mut buffers,
@@ -197,10 +210,10 @@ pub fn run(config: &MqttConfig, prepared: Prepared) -> Result<Infallible, String
                     "connected to {broker}; terminal on altair/{}/web",
                     config.channel
                 );
-                guest.connected();
+                guest.guest.connected();
                 let e = serve(&mut conn, &socket, &mut guest);
                 drop(conn);
-                guest.disconnected();
+                guest.guest.disconnected();
                 log::warn!("connection to {broker} lost: {e}; output is buffered");
             }
         }
@@ -239,7 +252,11 @@ fn dial<'l, 'b>(
 }
 
 /// Serves one connection until it fails; returns why.
-fn serve(conn: &mut Connected<'_, '_, Tcp>, socket: &TcpStream, guest: &mut Guest) -> LinkError {
+fn serve(
+    conn: &mut Connected<'_, '_, Tcp>,
+    socket: &TcpStream,
+    guest: &mut HostGuest<'_>,
+) -> LinkError {
     let mut inbound = Inbound::<128, 512>::new();
     let mut last_poll = std::time::Instant::now();
     let mut more_inbound = false;
@@ -285,7 +302,7 @@ fn io_kind(e: &std::io::Error) -> embedded_io_async::ErrorKind {
 fn receive(
     conn: &mut Connected<'_, '_, Tcp>,
     inbound: &mut Inbound<128, 512>,
-    guest: &mut Guest,
+    guest: &mut HostGuest<'_>,
 ) -> Result<bool, LinkError> {
     for _ in 0..MESSAGES_PER_POLL {
         match block_on(conn.poll(inbound, Duration::from_ticks(0)))? {
@@ -298,143 +315,47 @@ fn receive(
     Ok(true)
 }
 
-/// What one [`Guest::step`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ran {
-    /// The CPU is stopped for the monitor.
-    Monitor,
-    /// A paced guest is ahead of real time.
-    Paced,
-    /// It ran and stopped for this reason.
-    Stopped(Stop),
-}
-
-/// The machine and its terminal session.
-struct Guest {
-    altair: Box<Altair<Drive>>,
-    session: Session,
-    /// The drive that is the virtual disk, if any.
-    vdisk_drive: Option<usize>,
-    pacer: Option<Pacer>,
+/// The firmware's [`Guest`] on the host's clock.
+struct HostGuest<'a> {
+    guest: Guest<'a, Drive>,
+    /// The origin of the pacer's microseconds.
     started: std::time::Instant,
-    /// The CPU was stopped (monitor) or idle: the pacer starts afresh when it runs.
-    rebase: bool,
 }
 
-impl Guest {
-    fn new(prepared: Prepared, session: Session, mhz: Option<f64>) -> Guest {
-        let Prepared {
-            mut altair,
-            start_in_monitor,
-        } = prepared;
-        let mut session = session;
-        if start_in_monitor {
-            session.enter_monitor(&mut altair, net_host::now_ms());
-        }
-        let pacer = mhz.map(|m| Pacer::new((m * 1_000_000.0).round() as u64, 0, altair.cpu.cycles));
-        let vdisk_drive = (0..altair_firmware::machine::disk::DRIVES)
-            .find(|&n| matches!(altair.devices.disks.storage(n), Some(Drive::Virtual(_))));
-        Guest {
-            altair,
-            session,
-            vdisk_drive,
-            pacer,
-            started: std::time::Instant::now(),
-            rebase: false,
-        }
-    }
-
-    /// The virtual disk, if a drive is one.
-    fn vdisk(&mut self) -> Option<&mut VirtualDisk> {
-        match self.altair.devices.disks.storage_mut(self.vdisk_drive?)? {
-            Drive::Virtual(disk) => Some(disk),
-            Drive::File(_) => None,
-        }
-    }
-
-    /// The link is up: the session and the virtual disk subscribe and resend.
-    fn connected(&mut self) {
-        self.session.connected();
-        if let Some(disk) = self.vdisk() {
-            disk.connected();
-        }
-    }
-
-    /// The link is down: both buffer.
-    fn disconnected(&mut self) {
-        self.session.disconnected();
-        if let Some(disk) = self.vdisk() {
-            disk.disconnected();
-            log::info!("virtual disk: {:?}", disk.stats());
-        }
-    }
-
-    /// Hands the virtual disk's and the session's transmits to the link, the disk's
-    /// first (the guest waits on them). `Ok(true)` when the link could not take one yet
-    /// (it stays where it was); an error when the connection failed.
-    fn flush(&mut self, conn: &mut Connected<'_, '_, Tcp>) -> Result<bool, LinkError> {
-        let now = net_host::now_ms();
-        let disk = match self.vdisk() {
-            Some(disk) => disk.flush(now, |t| send(conn, t)).map(drop),
-            None => Ok(()),
-        };
-        let result = disk.and_then(|()| self.session.flush(now, |t| send(conn, t)).map(drop));
-        match result {
-            Ok(()) => Ok(false),
-            Err(LinkError::Busy) => Ok(true),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The earlier of the session's and the virtual disk's deadlines.
-    fn next_deadline_ms(&mut self) -> Option<u64> {
-        let session = self.session.next_deadline_ms();
-        let disk = self.vdisk().and_then(|d| d.next_deadline_ms());
-        session.into_iter().chain(disk).min()
-    }
-
+impl HostGuest<'_> {
     fn now_us(&self) -> u64 {
         self.started.elapsed().as_micros() as u64
     }
 
-    /// Runs one batch, unless the CPU is in the monitor or a paced guest is ahead.
+    /// Runs one batch (see [`Guest::step`]).
     fn step(&mut self) -> Ran {
-        if self.session.in_monitor() {
-            self.rebase = true;
-            return Ran::Monitor;
-        }
-        let (now_us, cycles) = (self.now_us(), self.altair.cpu.cycles);
-        if let Some(p) = self.pacer.as_mut()
-            && std::mem::take(&mut self.rebase)
-        {
-            p.rebase(now_us, cycles);
-        }
-        let budget = batch_budget(self.pacer.as_mut(), now_us, cycles);
-        if budget == 0 {
-            return Ran::Paced;
-        }
-        let stop = self.altair.run(budget);
-        self.session
-            .after_run(stop, &mut self.altair, net_host::now_ms());
-        if stop == Stop::Idle {
-            self.rebase = true;
-        }
-        Ran::Stopped(stop)
+        let max_batch = max_batch(self.guest.pacer());
+        self.guest
+            .step(max_batch, self.now_us(), net_host::now_ms())
+    }
+
+    /// Hands what is due to the link; `Ok(true)` when the link could not take it yet.
+    fn flush(&mut self, conn: &mut Connected<'_, '_, Tcp>) -> Result<bool, LinkError> {
+        self.guest.flush(net_host::now_ms(), |t| send(conn, t))
     }
 
     /// How long the loop may wait for the network after `ran`, given whether the link
-    /// refused a transmit (`busy`): until the session's next deadline, at most
-    /// [`IDLE_WAIT`] while the guest is idle, and not at all while it is busy.
+    /// refused a transmit (`busy`): until the next deadline, at most [`IDLE_WAIT`] while
+    /// the guest waits, and not at all while it is busy.
     fn wait(&mut self, ran: Ran, busy: bool) -> StdDuration {
         let guest = match ran {
             // The guest waits for the disk server: its reply wakes the socket.
             Ran::Monitor | Ran::Stopped(Stop::Idle | Stop::Halted | Stop::Storage) => IDLE_WAIT,
             // The output waits for the link: wait for its acknowledgements.
             Ran::Stopped(Stop::OutputFull) if busy => IDLE_WAIT,
-            Ran::Paced => pacing_wait(self.pacer.as_ref(), self.now_us(), self.altair.cpu.cycles),
+            Ran::Paced => pacing_wait(
+                self.guest.pacer(),
+                self.now_us(),
+                self.guest.machine().cpu.cycles,
+            ),
             Ran::Stopped(_) => StdDuration::ZERO,
         };
-        match self.next_deadline_ms() {
+        match self.guest.next_deadline_ms() {
             // A refused transmit stays due: retry after the link's next read, not at once.
             Some(_) if busy => guest,
             Some(at) => {
@@ -446,13 +367,7 @@ impl Guest {
     }
 
     fn on_message(&mut self, topic: &str, payload: &[u8]) {
-        if let Some(disk) = self.vdisk()
-            && disk.on_message(topic, payload)
-        {
-            return;
-        }
-        self.session
-            .on_message(topic, payload, &mut self.altair, net_host::now_ms());
+        self.guest.on_message(topic, payload, net_host::now_ms());
     }
 
     /// Runs the guest without a connection until `until` (output is buffered).

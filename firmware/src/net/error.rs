@@ -105,7 +105,34 @@ pub(crate) fn from_mqtt(
             LinkError::Closed(ErrorKind::ConnectionReset)
         }
         minimq::Error::InvalidRequest => LinkError::Config,
-        minimq::Error::NotReady => LinkError::Busy,
+        // Flow control, and minimq's table of unacknowledged QoS 1 messages (8) being
+        // full: both clear as the broker's acknowledgements arrive. After a reconnect that
+        // resumes the session, the resent messages and the output buffered meanwhile fill
+        // that table at once; taking it for a protocol error dropped the connection
+        // again and again.
+        minimq::Error::NotReady
+        | minimq::Error::Resource(minimq::ResourceError::InflightExhausted) => LinkError::Busy,
         _ => LinkError::Protocol,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LinkError, from_mqtt};
+
+    #[test]
+    fn a_full_in_flight_table_is_busy_not_a_broken_connection() {
+        let full = minimq::Error::Resource(minimq::ResourceError::InflightExhausted);
+        assert!(matches!(from_mqtt(full, false, false), LinkError::Busy));
+        let not_ready = minimq::Error::NotReady;
+        assert!(matches!(
+            from_mqtt(not_ready, false, false),
+            LinkError::Busy
+        ));
+        let too_small = minimq::Error::Resource(minimq::ResourceError::BufferTooSmall);
+        assert!(matches!(
+            from_mqtt(too_small, false, false),
+            LinkError::Protocol
+        ));
     }
 }

@@ -3,13 +3,14 @@
 //! for step, without an OS: where host-sim sleeps in `poll`, this one polls the UART.
 
 use altair_sphere::config::{CHANNEL, MQTT_HOST};
+use altair_sphere::firmware::guest::{Guest, Ran};
 use altair_sphere::firmware::machine::{Altair, Stop};
 use altair_sphere::firmware::net::{
     Backoff, Connected, Credentials, Inbound, Link, LinkBuffers, LinkConfig, LinkError, Received,
     Reconnect, block_on,
 };
 use altair_sphere::firmware::pace::Pacer;
-use altair_sphere::firmware::session::{self, Outgoing, Session, Transmit};
+use altair_sphere::firmware::session::{self, Session, Transmit};
 use altair_sphere::firmware::vdisk::VirtualDisk;
 use embassy_time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
@@ -137,12 +138,9 @@ pub fn run(device: Device<'_>) -> ! {
         Err(e) => crate::fail("MQTT link", &e),
     };
     let pacer = hz.map(|hz| Pacer::new(hz, now_us(), machine.cpu.cycles));
-    let mut guest = Guest {
-        machine,
-        session,
+    let mut guest = BoardGuest {
+        guest: Guest::new(machine, session, pacer),
         reported: false,
-        pacer,
-        rebase: false,
     };
     let mut reconnect = Reconnect::new(Backoff::DEFAULT);
     loop {
@@ -158,10 +156,10 @@ pub fn run(device: Device<'_>) -> ! {
             Ok(mut conn) => {
                 reconnect.connected(Instant::now());
                 log::info!("connected; terminal on altair/{CHANNEL}/web");
-                guest.connected();
+                guest.guest.connected();
                 let e = serve(&mut conn, &mut guest);
                 drop(conn);
-                guest.disconnected();
+                guest.guest.disconnected();
                 log::warn!("link lost: {e}; output is buffered");
                 report_footprint();
             }
@@ -216,7 +214,7 @@ fn clean_start(
 }
 
 /// Serves one connection until it fails.
-fn serve(conn: &mut Connected<'_, '_, UartStream<'_>>, guest: &mut Guest<'_>) -> LinkError {
+fn serve(conn: &mut Connected<'_, '_, UartStream<'_>>, guest: &mut BoardGuest<'_>) -> LinkError {
     let mut inbound = Inbound::<128, 512>::new();
     loop {
         if crate::board::uart_quiet_for_us() > LINK_SILENCE_US {
@@ -255,103 +253,45 @@ fn send(conn: &mut Connected<'_, '_, UartStream<'_>>, t: Transmit<'_>) -> Result
     block_on(conn.send(t, IO_TIMEOUT))
 }
 
-/// The machine and its terminal session; the virtual disk is drive A.
-struct Guest<'d> {
-    machine: &'d mut Altair<&'static mut VirtualDisk>,
-    session: &'d mut Session,
+/// The firmware's [`Guest`] on the board's clock; the virtual disk is drive A.
+struct BoardGuest<'d> {
+    guest: Guest<'d, &'static mut VirtualDisk>,
     /// The footprint was logged (at the first idle).
     reported: bool,
-    /// Real-speed pacing, if asked for.
-    pacer: Option<Pacer>,
-    /// The guest waited (idle, monitor): the pacer starts afresh when it runs.
-    rebase: bool,
 }
 
-impl Guest<'_> {
-    fn disk(&mut self) -> Option<&mut VirtualDisk> {
-        self.machine.devices.disks.storage_mut(0).map(|d| &mut **d)
-    }
-
-    fn connected(&mut self) {
-        self.session.connected();
-        if let Some(disk) = self.disk() {
-            disk.connected();
-        }
-    }
-
-    fn disconnected(&mut self) {
-        self.session.disconnected();
-        if let Some(disk) = self.disk() {
-            disk.disconnected();
-            log::info!("virtual disk: {:?}", disk.stats());
-        }
-    }
-
+impl BoardGuest<'_> {
     /// One batch, unless the CPU is stopped for the monitor. `true` when the guest waits
-    /// (for a key, the disk, or the monitor), so the loop may sleep.
+    /// (for a key, the disk, the monitor or real time), so the loop may sleep.
     fn step(&mut self) -> bool {
-        if self.session.in_monitor() {
-            self.rebase = true;
-            return true;
-        }
-        let mut batch = if crate::board::uart_quiet_for_us() < IDLE_AFTER_QUIET_US {
+        let batch = if crate::board::uart_quiet_for_us() < IDLE_AFTER_QUIET_US {
             BUSY_LINK_BATCH
         } else {
             BATCH
         };
-        let cycles = self.machine.cpu.cycles;
-        if let Some(pacer) = self.pacer.as_mut() {
-            if core::mem::take(&mut self.rebase) {
-                pacer.rebase(now_us(), cycles);
-            }
-            batch = batch.min(pacer.allowance(now_us(), cycles));
-            if batch == 0 {
-                // Ahead of real time.
-                return true;
-            }
-        }
-        let stop = self.machine.run(batch);
-        if stop == Stop::Idle {
-            self.rebase = true;
-        }
-        self.session.after_run(stop, self.machine, now_ms());
-        if stop == Stop::Idle && !self.reported {
+        let ran = self.guest.step(batch, now_us(), now_ms());
+        if ran == Ran::Stopped(Stop::Idle) && !self.reported {
             // The first wait for a key: booted, with TLS, MQTT and the disk all used.
             self.reported = true;
             report_footprint();
         }
-        matches!(stop, Stop::Idle | Stop::Halted | Stop::Storage)
+        ran.waits()
     }
 
     /// The disk's transmits, then the session's; a busy link keeps them for later.
     fn flush(&mut self, conn: &mut Connected<'_, '_, UartStream<'_>>) -> Result<(), LinkError> {
-        let now = now_ms();
-        let disk = match self.disk() {
-            Some(disk) => disk.flush(now, |t| send(conn, t)).map(drop),
-            None => Ok(()),
-        };
-        match disk.and_then(|()| self.session.flush(now, |t| send(conn, t)).map(drop)) {
-            Ok(()) | Err(LinkError::Busy) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.guest.flush(now_ms(), |t| send(conn, t)).map(drop)
     }
 
     /// Whether the session or the disk has something to send now.
     fn due(&mut self) -> bool {
-        let now = now_ms();
-        let disk = self.disk().and_then(|d| d.next_deadline_ms());
-        let session = self.session.next_deadline_ms();
-        disk.into_iter().chain(session).any(|at| at <= now)
+        self.guest
+            .next_deadline_ms()
+            .is_some_and(|at| at <= now_ms())
     }
 
     fn on_message(&mut self, topic: &str, payload: &[u8]) {
-        if let Some(disk) = self.disk()
-            && disk.on_message(topic, payload)
-        {
-            return;
-        }
-        self.session
-            .on_message(topic, payload, self.machine, now_ms());
+        self.guest.on_message(topic, payload, now_ms());
     }
 }
 
