@@ -49,16 +49,28 @@ step() {
     echo "==> $*"
 }
 
-# Warns when an executable is position-independent: .cargo/config.toml's workspace
-# wrapper builds host-sim and this benchmark non-PIE on x86-64 Linux, and a
-# RUSTC_WORKSPACE_WRAPPER of the user's own replaces it (about 2 more host instructions
-# per 8080 instruction). ELF e_type, the 2 bytes at offset 16: 2 = EXEC, 3 = DYN (PIE).
-warn_if_pie() {
-    local e_type
+# Warns when an executable was not built as .cargo/config.toml's workspace wrapper
+# builds host-sim and this benchmark on x86-64 Linux (a RUSTC_WORKSPACE_WRAPPER of the
+# user's own replaces it, and the alignment needs an LLVM that knows the option):
+# - position-independent (about 2 more host instructions per 8080 instruction): ELF
+#   e_type, the 2 bytes at offset 16, is 3 (DYN) rather than 2 (EXEC);
+# - without 64-byte block alignment, seen as an 8080 loop (`Cpu::run`) that does not
+#   start on a 64-byte boundary (its wall time then depends on where it landed).
+warn_if_not_wrapped() {
+    local e_type address misaligned=0
     e_type="$(od -An -tu2 -j16 -N2 "$1" | tr -d ' ')"
     if [[ "$e_type" == 3 ]]; then
         echo "warning: $1 is a PIE executable; the figures are for a build without" \
             "scripts/rustc-workspace-wrapper.sh (is RUSTC_WORKSPACE_WRAPPER set?)" >&2
+    fi
+    for address in $(nm "$1" | awk '/cpu3Cpu3run/ {print $1}'); do
+        if ((16#$address % 64)); then
+            misaligned=1
+        fi
+    done
+    if ((misaligned)); then
+        echo "warning: $1 was built without 64-byte block alignment (see" \
+            "scripts/rustc-workspace-wrapper.sh); its wall times depend on code placement" >&2
     fi
 }
 
@@ -84,7 +96,7 @@ if [[ ! -x "$bench_exe" ]]; then
 fi
 
 if ((run_bench)); then
-    warn_if_pie "$bench_exe"
+    warn_if_not_wrapped "$bench_exe"
     step "$bench_exe ${bench_args[*]}"
     "$bench_exe" "${bench_args[@]}"
 fi
@@ -123,7 +135,7 @@ ratio() {
 # callgrind_ours PROGRAM EXPECTED_8080_INSTRUCTIONS
 callgrind_ours() {
     local program="$1" expected="$2" com="$cpu_tests/$1.COM" host emulated
-    warn_if_pie ./target/release/host-sim
+    warn_if_not_wrapped ./target/release/host-sim
     step "valgrind --tool=callgrind ./target/release/host-sim com $com --stats"
     if host="$(callgrind ours ./target/release/host-sim com "$com" --stats)"; then
         emulated="$(reported_instructions "$work/ours.err")"

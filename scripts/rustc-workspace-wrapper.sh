@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Cargo's workspace rustc wrapper (.cargo/config.toml): runs rustc unchanged, except that
+# Cargo's workspace rustc wrapper (.cargo/config.toml): runs rustc unchanged, except for
 # the executables of the host-sim package (`host-sim` and its CPU benchmark, which must
-# measure what users run) for x86-64 Linux are built position-dependent (non-PIE).
+# measure what users run) for x86-64 Linux. Those are built:
 #
-# Why: host-sim's 8080 loop dispatches every instruction through the `match`'s jump
-# table. In a PIE executable that table holds 32-bit offsets, so each dispatch costs a
-# load, an add and an indirect jump and keeps the table's address in a register; in a
-# non-PIE one it is `jmp *table(,%reg,8)`. Measured on CPUTEST under callgrind: 13.6 ->
-# 11.6 host instructions per 8080 instruction (docs/cpu-performance.md).
+# 1. Position-dependent (non-PIE). host-sim's 8080 loop dispatches every instruction
+#    through the `match`'s jump table. In a PIE executable that table holds 32-bit
+#    offsets, so each dispatch costs a load, an add and an indirect jump and keeps the
+#    table's address in a register; in a non-PIE one it is `jmp *table(,%reg,8)`.
+#    Measured on CPUTEST under callgrind: 13.6 -> 11.6 host instructions per 8080
+#    instruction. What it costs: host-sim's own code and data load at a fixed address
+#    (its libraries, heap and stack are still randomised).
+# 2. With every block that is only reached by a jump starting a 64-byte line
+#    (`-align-all-nofallthru-blocks=6`: the dispatch and every `match` arm). Without it
+#    the loop's speed depends on where the linker happens to put it. Two builds of one
+#    commit, cloned into directories with names of different lengths (file paths in the
+#    binary move the code), ran 8080EXM in 4.8 s and 6.6 s: in the slower one the
+#    27-byte dispatch blocks straddle 64-byte lines. Aligned: 4.0 s, whatever the
+#    directory. The padding after unconditional jumps is never executed; the binary
+#    grows about 5%. Applied only when this rustc's LLVM accepts the option (it is an
+#    LLVM one, not rustc's).
 #
-# What it costs: host-sim's own code and data load at a fixed address (its libraries,
-# heap and stack are still randomised). Only those executables: libraries,
-# proc-macros, build scripts, tests, the other tools and every cross build (the device
-# firmware) are compiled exactly as without the wrapper. It cannot go in RUSTFLAGS:
-# there it reaches proc-macro crates, which are shared objects and fail to link.
+# Measurements: docs/cpu-performance.md. Only those executables: libraries, proc-macros,
+# build scripts, tests, the other tools and every cross build (the device firmware) are
+# compiled exactly as without the wrapper. The flags cannot go in RUSTFLAGS: there they
+# reach proc-macro crates, which are shared objects and fail to link.
 #
 # Cargo calls it as `WRAPPER RUSTC ARGS...` (with clippy-driver in place of RUSTC under
 # `cargo clippy`, where code generation does not matter).
@@ -50,6 +60,11 @@ if [ "${CARGO_PKG_NAME:-}" = altair-host-sim ] && [ "$crate_type" = bin ] && [ "
 fi
 
 if [ "$is_host_sim_bin" = 1 ]; then
-    exec "$@" -C relocation-model=static
+    align=(-C llvm-args=-align-all-nofallthru-blocks=6)
+    # LLVM rejects options it does not know, and `--print cfg` initialises it.
+    if ! "$1" "${align[@]}" --print cfg >/dev/null 2>&1; then
+        align=()
+    fi
+    exec "$@" -C relocation-model=static "${align[@]}"
 fi
 exec "$@"

@@ -165,7 +165,8 @@ impl ComRunner {
     /// The CPU on the harness's RAM. Not generic and never inlined, so the interpreter
     /// loop is compiled once, with the RAM at a fixed offset from `self`, whatever calls
     /// the harness: inlined into each caller instead, 8080EXM's time moved between 2.6
-    /// and 3.4 s with unrelated edits elsewhere in host-sim.
+    /// and 3.4 s with unrelated edits elsewhere in host-sim (most likely code placement,
+    /// which host-sim's 64-byte block alignment removes: docs/cpu-performance.md).
     #[inline(never)]
     fn run_cpu(&mut self, budget: u64) -> Exit {
         self.cpu.run(&mut self.ram, budget)
