@@ -1,11 +1,14 @@
 //! The guest as a platform's run loop drives it: the machine, its terminal session, the
 //! virtual disk when a drive is one, and real-speed pacing.
 //!
-//! A run loop (host-sim's `mqtt` mode, the device's) owns the link and the clock; each
-//! turn it calls [`Guest::step`] to run a batch, [`Guest::flush`] to hand what is due to
-//! the link, and [`Guest::on_message`] for each message received, then waits for the
-//! network for as long as [`Guest::step`]'s [`Ran`] and [`Guest::next_deadline_ms`]
-//! allow. What is common to every platform is here, so that no loop has its own copy.
+//! A run loop (host-sim's `mqtt` mode, the device's) owns the link; each turn it calls
+//! [`Guest::step`] to run a batch, [`Guest::flush`] to hand what is due to the link, and
+//! [`Guest::on_message`] for each message received, then waits for the network for as
+//! long as [`Guest::step`]'s [`Ran`] and [`Guest::next_deadline_ms`] allow. What is
+//! common to every platform is here, so that no loop has its own copy.
+//!
+//! Time is embassy-time's, as for the rest of the firmware (the link's timeouts,
+//! minimq): the platform registers its driver, and the deadlines here are on that clock.
 
 use crate::machine::{Altair, Stop};
 use crate::net::LinkError;
@@ -13,6 +16,7 @@ use crate::pace::Pacer;
 use crate::platform::BlockStorage;
 use crate::session::{Outgoing, Session, Transmit};
 use crate::vdisk::VirtualDisk;
+use embassy_time::Instant;
 
 /// A drive's storage that may be the virtual disk.
 pub trait VirtualDrive {
@@ -61,8 +65,10 @@ pub struct Guest<'a, S> {
 }
 
 impl<'a, S: BlockStorage + VirtualDrive> Guest<'a, S> {
-    /// The guest of `machine` and `session`, paced by `pacer` if given.
-    pub fn new(machine: &'a mut Altair<S>, session: &'a mut Session, pacer: Option<Pacer>) -> Self {
+    /// The guest of `machine` and `session`, paced to `hz` states per second if given
+    /// (flat out otherwise).
+    pub fn new(machine: &'a mut Altair<S>, session: &'a mut Session, hz: Option<u64>) -> Self {
+        let pacer = hz.map(|hz| Pacer::new(hz, Instant::now().as_micros(), machine.cpu.cycles));
         let disk_drive = (0..crate::machine::disk::DRIVES).find(|&n| {
             machine
                 .devices
@@ -84,7 +90,7 @@ impl<'a, S: BlockStorage + VirtualDrive> Guest<'a, S> {
         self.machine
     }
 
-    /// The pacing, if any.
+    /// The pacing, if any (its microseconds are embassy-time's).
     pub fn pacer(&self) -> Option<&Pacer> {
         self.pacer.as_ref()
     }
@@ -117,7 +123,8 @@ impl<'a, S: BlockStorage + VirtualDrive> Guest<'a, S> {
 
     /// Runs one batch of at most `max_batch` states (less when pacing allows less),
     /// unless the CPU is stopped for the monitor or a paced guest is ahead of real time.
-    pub fn step(&mut self, max_batch: u64, now_us: u64, now_ms: u64) -> Ran {
+    pub fn step(&mut self, max_batch: u64) -> Ran {
+        let now = Instant::now();
         if self.session.in_monitor() {
             self.rebase = true;
             return Ran::Monitor;
@@ -126,15 +133,15 @@ impl<'a, S: BlockStorage + VirtualDrive> Guest<'a, S> {
         let mut batch = max_batch;
         if let Some(pacer) = self.pacer.as_mut() {
             if core::mem::take(&mut self.rebase) {
-                pacer.rebase(now_us, cycles);
+                pacer.rebase(now.as_micros(), cycles);
             }
-            batch = batch.min(pacer.allowance(now_us, cycles));
+            batch = batch.min(pacer.allowance(now.as_micros(), cycles));
         }
         if batch == 0 {
             return Ran::Paced;
         }
         let stop = self.machine.run(batch);
-        self.session.after_run(stop, self.machine, now_ms);
+        self.session.after_run(stop, self.machine, now.as_millis());
         if stop == Stop::Idle {
             self.rebase = true;
         }
@@ -146,9 +153,9 @@ impl<'a, S: BlockStorage + VirtualDrive> Guest<'a, S> {
     /// ([`LinkError::Busy`]; it stays due); any other error means the connection failed.
     pub fn flush(
         &mut self,
-        now_ms: u64,
         mut send: impl FnMut(Transmit<'_>) -> Result<(), LinkError>,
     ) -> Result<bool, LinkError> {
+        let now_ms = Instant::now().as_millis();
         let disk = match self.virtual_disk() {
             Some(disk) => disk.flush(now_ms, &mut send).map(drop),
             None => Ok(()),
@@ -160,7 +167,8 @@ impl<'a, S: BlockStorage + VirtualDrive> Guest<'a, S> {
         }
     }
 
-    /// The earlier of the session's and the virtual disk's next deadlines.
+    /// The earlier of the session's and the virtual disk's next deadlines, in
+    /// milliseconds on embassy-time's clock.
     pub fn next_deadline_ms(&mut self) -> Option<u64> {
         let session = self.session.next_deadline_ms();
         let disk = self.virtual_disk().and_then(|d| d.next_deadline_ms());
@@ -168,7 +176,8 @@ impl<'a, S: BlockStorage + VirtualDrive> Guest<'a, S> {
     }
 
     /// A message from the link: the virtual disk's, or else the session's.
-    pub fn on_message(&mut self, topic: &str, payload: &[u8], now_ms: u64) {
+    pub fn on_message(&mut self, topic: &str, payload: &[u8]) {
+        let now_ms = Instant::now().as_millis();
         if let Some(disk) = self.virtual_disk()
             && disk.on_message(topic, payload)
         {

@@ -1,9 +1,9 @@
 //! The Altair 8800 core shared by the device firmware and host-sim.
 //!
 //! The crate is `no_std` without `alloc`: every buffer is a fixed-size array or a
-//! `heapless` collection whose size is a documented constant. It never touches sockets,
-//! files or clocks; each platform hands those in through the small traits in
-//! [`platform`].
+//! `heapless` collection whose size is a documented constant. It never touches sockets
+//! or files; each platform hands those in through the small traits in [`platform`], and
+//! registers embassy-time's driver, the one clock the firmware reads.
 //!
 //! Layers, from the bottom up:
 //! - [`cpu`]: the Intel 8080, which sees the world only through [`cpu::Bus`].

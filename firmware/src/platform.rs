@@ -77,13 +77,6 @@ impl<T: BlockStorage + ?Sized> BlockStorage for &mut T {
     }
 }
 
-/// A monotonic clock.
-pub trait Clock {
-    /// Microseconds since an arbitrary start. It MUST never go backwards and MUST NOT
-    /// wrap within the life of the device (64 bits of microseconds is 584,000 years).
-    fn now_us(&self) -> u64;
-}
-
 /// Storage for a drive slot that holds nothing: every access fails. For a machine with no
 /// disks (8K BASIC, the monitor, tests), where `Altair<S>` still needs some `S`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -33,7 +33,6 @@ use altair_firmware::net::{
     Backoff, Connected, Credentials, Inbound, Link, LinkBuffers, LinkConfig, LinkError, Received,
     Reconnect, block_on,
 };
-use altair_firmware::pace::Pacer;
 use altair_firmware::session::{Options, Session, Transmit};
 use altair_pki::{CertInfo, private_key_der};
 use embassy_time::{Duration, Instant};
@@ -177,12 +176,9 @@ pub fn run(config: &MqttConfig, prepared: Prepared) -> Result<Infallible, String
     if start_in_monitor {
         session.enter_monitor(&mut altair, net_host::now_ms());
     }
-    let pacer = config
-        .mhz
-        .map(|m| Pacer::new((m * 1_000_000.0).round() as u64, 0, altair.cpu.cycles));
+    let hz = config.mhz.map(|m| (m * 1_000_000.0).round() as u64);
     let mut guest = HostGuest {
-        guest: Guest::new(&mut altair, &mut session, pacer),
-        started: std::time::Instant::now(),
+        guest: Guest::new(&mut altair, &mut session, hz),
     };
     let mut buffers = Box::new(LinkBuffers::new());
     let mut link = Link::new(
@@ -315,28 +311,21 @@ fn receive(
     Ok(true)
 }
 
-/// The firmware's [`Guest`] on the host's clock.
+/// The firmware's [`Guest`] with host-sim's batch size and waits.
 struct HostGuest<'a> {
     guest: Guest<'a, Drive>,
-    /// The origin of the pacer's microseconds.
-    started: std::time::Instant,
 }
 
 impl HostGuest<'_> {
-    fn now_us(&self) -> u64 {
-        self.started.elapsed().as_micros() as u64
-    }
-
     /// Runs one batch (see [`Guest::step`]).
     fn step(&mut self) -> Ran {
         let max_batch = max_batch(self.guest.pacer());
-        self.guest
-            .step(max_batch, self.now_us(), net_host::now_ms())
+        self.guest.step(max_batch)
     }
 
     /// Hands what is due to the link; `Ok(true)` when the link could not take it yet.
     fn flush(&mut self, conn: &mut Connected<'_, '_, Tcp>) -> Result<bool, LinkError> {
-        self.guest.flush(net_host::now_ms(), |t| send(conn, t))
+        self.guest.flush(|t| send(conn, t))
     }
 
     /// How long the loop may wait for the network after `ran`, given whether the link
@@ -348,9 +337,10 @@ impl HostGuest<'_> {
             Ran::Monitor | Ran::Stopped(Stop::Idle | Stop::Halted | Stop::Storage) => IDLE_WAIT,
             // The output waits for the link: wait for its acknowledgements.
             Ran::Stopped(Stop::OutputFull) if busy => IDLE_WAIT,
+            // The guest's pacer counts embassy-time's microseconds.
             Ran::Paced => pacing_wait(
                 self.guest.pacer(),
-                self.now_us(),
+                Instant::now().as_micros(),
                 self.guest.machine().cpu.cycles,
             ),
             Ran::Stopped(_) => StdDuration::ZERO,
@@ -367,7 +357,7 @@ impl HostGuest<'_> {
     }
 
     fn on_message(&mut self, topic: &str, payload: &[u8]) {
-        self.guest.on_message(topic, payload, net_host::now_ms());
+        self.guest.on_message(topic, payload);
     }
 
     /// Runs the guest without a connection until `until` (output is buffered).

@@ -9,7 +9,6 @@ use altair_sphere::firmware::net::{
     Backoff, Connected, Credentials, Inbound, Link, LinkBuffers, LinkConfig, LinkError, Received,
     Reconnect, block_on,
 };
-use altair_sphere::firmware::pace::Pacer;
 use altair_sphere::firmware::session::{self, Session, Transmit};
 use altair_sphere::firmware::vdisk::VirtualDisk;
 use embassy_time::{Duration, Instant};
@@ -98,10 +97,6 @@ fn now_ms() -> u64 {
     Instant::now().as_millis()
 }
 
-fn now_us() -> u64 {
-    Instant::now().as_micros()
-}
-
 /// Runs for ever.
 pub fn run(device: Device<'_>) -> ! {
     let Device {
@@ -137,9 +132,8 @@ pub fn run(device: Device<'_>) -> ! {
         Ok(link) => link,
         Err(e) => crate::fail("MQTT link", &e),
     };
-    let pacer = hz.map(|hz| Pacer::new(hz, now_us(), machine.cpu.cycles));
     let mut guest = BoardGuest {
-        guest: Guest::new(machine, session, pacer),
+        guest: Guest::new(machine, session, hz),
         reported: false,
     };
     let mut reconnect = Reconnect::new(Backoff::DEFAULT);
@@ -253,7 +247,7 @@ fn send(conn: &mut Connected<'_, '_, UartStream<'_>>, t: Transmit<'_>) -> Result
     block_on(conn.send(t, IO_TIMEOUT))
 }
 
-/// The firmware's [`Guest`] on the board's clock; the virtual disk is drive A.
+/// The firmware's [`Guest`] with the board's batch sizes; the virtual disk is drive A.
 struct BoardGuest<'d> {
     guest: Guest<'d, &'static mut VirtualDisk>,
     /// The footprint was logged (at the first idle).
@@ -269,7 +263,7 @@ impl BoardGuest<'_> {
         } else {
             BATCH
         };
-        let ran = self.guest.step(batch, now_us(), now_ms());
+        let ran = self.guest.step(batch);
         if ran == Ran::Stopped(Stop::Idle) && !self.reported {
             // The first wait for a key: booted, with TLS, MQTT and the disk all used.
             self.reported = true;
@@ -280,7 +274,7 @@ impl BoardGuest<'_> {
 
     /// The disk's transmits, then the session's; a busy link keeps them for later.
     fn flush(&mut self, conn: &mut Connected<'_, '_, UartStream<'_>>) -> Result<(), LinkError> {
-        self.guest.flush(now_ms(), |t| send(conn, t)).map(drop)
+        self.guest.flush(|t| send(conn, t)).map(drop)
     }
 
     /// Whether the session or the disk has something to send now.
@@ -291,7 +285,7 @@ impl BoardGuest<'_> {
     }
 
     fn on_message(&mut self, topic: &str, payload: &[u8]) {
-        self.guest.on_message(topic, payload, now_ms());
+        self.guest.on_message(topic, payload);
     }
 }
 
