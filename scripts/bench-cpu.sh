@@ -5,16 +5,19 @@
 #   scripts/bench-cpu.sh [--callgrind-only] [--ours-only] [--exm] [PROGRAM...]
 #
 # 1. Builds host-sim and the benchmark (host-sim/benches/cpu.rs) in release.
-# 2. Runs the benchmark (skipped with --callgrind-only): CPUTEST and 8080EXM, or the
+# 2. Runs the benchmark (skipped with --callgrind-only): CPUTEST, 8080EXM and STACK, or the
 #    PROGRAMs named, on our core and on the `intel8080` crate, with the ratio.
 #    BENCH_RUNS=N overrides the number of runs per program; --ours-only skips intel8080.
+#    Then 8K BASIC through `host-sim run` (best of 3), when no PROGRAM is named: the
+#    machine's bus, as CP/M and BASIC run, where the programs above use the .COM harness.
 # 3. Runs CPUTEST under `valgrind --tool=callgrind` on the release host-sim binary and
 #    divides the host instructions by the 8080 instructions host-sim reports with
 #    --stats (`instructions=N` on stderr). Then the same for the intel8080 crate's
 #    harness (the benchmark binary with --only-theirs), unless --ours-only. With --exm,
 #    the same for 8080EXM (slow: minutes for ours, far longer for intel8080).
 #
-# The programs come from $ALTAIR_SHARED/cpu_tests, else ../shared/cpu_tests.
+# The programs come from $ALTAIR_SHARED/cpu_tests, else ../shared/cpu_tests (STACK is
+# assembled in the benchmark).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,14 +36,16 @@ readonly TARGET_HOST_PER_8080=12
 run_bench=1
 ours_only=0
 exm=0
+named=0
 bench_args=()
 for arg in "$@"; do
     case "$arg" in
         --callgrind-only) run_bench=0 ;;
         --ours-only) ours_only=1; bench_args+=("$arg") ;;
         --exm) exm=1 ;;
-        -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) bench_args+=("$arg") ;;
+        -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) bench_args+=("$arg") ;;
+        *) bench_args+=("$arg"); named=1 ;;
     esac
 done
 
@@ -95,19 +100,55 @@ if [[ ! -x "$bench_exe" ]]; then
     exit 1
 fi
 
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# 8K BASIC summing 20,000 square roots, typed into `host-sim run` through a pipe; the
+# best of 3 by host-sim's --stats (the whole session, of which the loop is nearly all).
+bench_basic() {
+    local rom="$shared/disks/basic8k.bin" run stats seconds best="" best_stats=""
+    local program='\r\rY\r10 FOR I=1 TO 20000\r20 A=A+SQR(I)*2/3\r30 NEXT I\r40 PRINT A\rRUN\r'
+    if [[ ! -f "$rom" ]]; then
+        echo "skipping 8K BASIC: $rom not found"
+        return 0
+    fi
+    warn_if_not_wrapped ./target/release/host-sim
+    step "8K BASIC: ./target/release/host-sim run --basic $rom --stats, FOR I=1 TO 20000: A=A+SQR(I)*2/3"
+    for run in 1 2 3; do
+        # shellcheck disable=SC2059 # the program's \r escapes are for printf
+        printf "$program" | ./target/release/host-sim run --basic "$rom" --stats \
+            >"$work/basic.out" 2>"$work/basic.err"
+        if ! grep -q '1\.25713E+06' "$work/basic.out"; then
+            echo "error: BASIC did not print 1.25713E+06; its output:" >&2
+            tail -n 5 "$work/basic.out" >&2
+            return 1
+        fi
+        stats="$(grep -o 'instructions=.*' "$work/basic.err" | tail -n 1)"
+        seconds="$(grep -o 'seconds=[0-9.]*' <<<"$stats" | cut -d= -f2)"
+        echo "run $run/3: $stats"
+        if [[ -z "$best" ]] || awk -v a="$seconds" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+            best="$seconds"
+            best_stats="$stats"
+        fi
+    done
+    awk -v s="$best_stats" 'BEGIN {
+        split(s, kv, /[ =]/)
+        printf "8K BASIC: %d 8080 instructions in %s s = %.1f M instr/s (best of 3)\n",
+            kv[2], kv[6], kv[2] / kv[6] / 1e6
+    }'
+}
+
 if ((run_bench)); then
     warn_if_not_wrapped "$bench_exe"
     step "$bench_exe ${bench_args[*]}"
     "$bench_exe" "${bench_args[@]}"
+    ((named)) || bench_basic
 fi
 
 if ! command -v valgrind >/dev/null; then
     echo "skipping callgrind: valgrind not installed"
     exit 0
 fi
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
 
 # callgrind RESULT_NAME COMMAND...: runs COMMAND under callgrind with stdout in
 # $work/RESULT_NAME.out and stderr (the program's and valgrind's) in $work/RESULT_NAME.err,

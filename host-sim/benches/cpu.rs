@@ -1,4 +1,5 @@
-//! CPU benchmark: our 8080 core against the `intel8080` crate on the conformance programs.
+//! CPU benchmark: our 8080 core against the `intel8080` crate on the conformance programs
+//! and on STACK, a loop of calls, returns, pushes and pops assembled here.
 //!
 //! Each program runs in the CP/M `.COM` harness of reference.md section 1 (program at
 //! 0x0100, BDOS at 0x0005 printing C = 2 / C = 9, end at PC = 0): on our core through
@@ -13,15 +14,16 @@
 //! hardware counters): `scripts/bench-cpu.sh` runs this benchmark and then callgrind.
 //!
 //! ```text
-//! cargo bench -p altair-host-sim --bench cpu                  # CPUTEST and 8080EXM
+//! cargo bench -p altair-host-sim --bench cpu                  # CPUTEST, 8080EXM, STACK
 //! cargo bench -p altair-host-sim --bench cpu -- CPUTEST       # one program
 //! cargo bench -p altair-host-sim --bench cpu -- --ours-only   # skip the intel8080 side
 //! cargo bench -p altair-host-sim --bench cpu -- --only-theirs CPUTEST
 //! BENCH_RUNS=1 cargo bench -p altair-host-sim --bench cpu     # runs per program
 //! ```
 //!
-//! The programs come from `$ALTAIR_SHARED/cpu_tests`, else `<workspace>/../shared/cpu_tests`;
-//! when neither exists the benchmark says so and exits successfully.
+//! The conformance programs come from `$ALTAIR_SHARED/cpu_tests`, else
+//! `<workspace>/../shared/cpu_tests`; when neither exists the benchmark says so and runs
+//! STACK alone.
 
 use std::env;
 use std::fs;
@@ -37,9 +39,11 @@ const INTEL8080_VERSION: &str = "0.19.0";
 const EXM_TARGET_SECONDS: f64 = 3.3;
 const RATIO_TARGET: f64 = 5.0;
 
-/// A conformance program and the counts of a complete run (reference.md section 1).
+/// A benchmark program and the counts of a complete run (reference.md section 1 for the
+/// conformance programs).
 struct Program {
     name: &'static str,
+    source: Source,
     instructions: u64,
     cycles: u64,
     /// Runs per engine unless `BENCH_RUNS` says otherwise.
@@ -48,9 +52,19 @@ struct Program {
     default: bool,
 }
 
-const PROGRAMS: [Program; 4] = [
+/// Where a program's image and expected console output come from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// `<name>.COM` and `expected/<name>.out` among the shared test programs.
+    Shared,
+    /// Assembled by the function; the program prints nothing.
+    Built(fn() -> Vec<u8>),
+}
+
+const PROGRAMS: [Program; 5] = [
     Program {
         name: "TST8080",
+        source: Source::Shared,
         instructions: 648,
         cycles: 4_894,
         runs: 3,
@@ -58,6 +72,7 @@ const PROGRAMS: [Program; 4] = [
     },
     Program {
         name: "8080PRE",
+        source: Source::Shared,
         instructions: 1_059,
         cycles: 7_797,
         runs: 3,
@@ -65,6 +80,7 @@ const PROGRAMS: [Program; 4] = [
     },
     Program {
         name: "CPUTEST",
+        source: Source::Shared,
         instructions: 33_971_128,
         cycles: 255_651_553,
         // About 35 ms a run: the best of 3 still caught this machine's slow moments.
@@ -73,12 +89,59 @@ const PROGRAMS: [Program; 4] = [
     },
     Program {
         name: "8080EXM",
+        source: Source::Shared,
         instructions: 2_919_050_420,
         cycles: 23_803_378_391,
         runs: 2,
         default: true,
     },
+    Program {
+        name: "STACK",
+        source: Source::Built(stack_program),
+        instructions: 41_976_003,
+        cycles: 440_649_307,
+        runs: 5,
+        default: true,
+    },
 ];
+
+/// STACK: 64 x 65,536 passes of a loop that calls a subroutine (PUSH H, POP H, RET) and
+/// pushes and pops BC and DE, so every POP and RET reads back a word stored a few
+/// instructions before. Counted by hand, and held to the counts like the others:
+///
+/// ```text
+///                            runs                 instructions  states (each run)
+/// 0100  LXI SP,0000          once                 1             10
+/// 0103  MVI D,64             once                 1              7
+/// 0105  LXI B,0000           64                   1             10
+/// 0108  CALL 011E            64 x 65,536          10           105
+///       PUSH B, PUSH D, POP D, POP B, DCR C, JNZ 0108; at 011E PUSH H, POP H, RET
+/// 0113  DCR B, JNZ 0108      64 x 256             2             15
+/// 0117  DCR D, JNZ 0105      64                   2             15
+/// 011B  JMP 0000             once                 1             10
+/// ```
+fn stack_program() -> Vec<u8> {
+    vec![
+        0x31, 0x00, 0x00, // 0100 LXI SP,0000
+        0x16, 0x40, // 0103 MVI D,64
+        0x01, 0x00, 0x00, // 0105 LXI B,0000
+        0xCD, 0x1E, 0x01, // 0108 CALL 011E
+        0xC5, // 010B PUSH B
+        0xD5, // 010C PUSH D
+        0xD1, // 010D POP D
+        0xC1, // 010E POP B
+        0x0D, // 010F DCR C
+        0xC2, 0x08, 0x01, // 0110 JNZ 0108
+        0x05, // 0113 DCR B
+        0xC2, 0x08, 0x01, // 0114 JNZ 0108
+        0x15, // 0117 DCR D
+        0xC2, 0x05, 0x01, // 0118 JNZ 0105
+        0xC3, 0x00, 0x00, // 011B JMP 0000
+        0xE5, // 011E PUSH H
+        0xE1, // 011F POP H
+        0xC9, // 0120 RET
+    ]
+}
 
 /// Which engines run.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -132,16 +195,18 @@ fn main() -> ExitCode {
 fn bench() -> Result<(), String> {
     let options = parse_options()?;
     let dir = programs_dir();
-    if !dir.is_dir() {
-        println!(
-            "skipping: CPU test programs not found at {} (set ALTAIR_SHARED)",
-            dir.display()
-        );
-        return Ok(());
-    }
+    let shared = dir.is_dir();
     let selected = select_programs(&options.filter)?;
     let mut rows = Vec::new();
     for program in selected {
+        if matches!(program.source, Source::Shared) && !shared {
+            println!(
+                "skipping {}: CPU test programs not found at {} (set ALTAIR_SHARED)",
+                program.name,
+                dir.display()
+            );
+            continue;
+        }
         rows.push(bench_program(&dir, program, &options)?);
     }
     print_table(&rows);
@@ -209,8 +274,13 @@ fn select_programs(filter: &[String]) -> Result<Vec<&'static Program>, String> {
 }
 
 fn bench_program(dir: &Path, program: &'static Program, options: &Options) -> Result<Row, String> {
-    let image = read(&dir.join(format!("{}.COM", program.name)))?;
-    let expected = read(&dir.join("expected").join(format!("{}.out", program.name)))?;
+    let (image, expected) = match program.source {
+        Source::Shared => (
+            read(&dir.join(format!("{}.COM", program.name)))?,
+            read(&dir.join("expected").join(format!("{}.out", program.name)))?,
+        ),
+        Source::Built(assemble) => (assemble(), Vec::new()),
+    };
     let runs = options.runs.unwrap_or(program.runs);
     let ours = if options.engines == Engines::TheirsOnly {
         None

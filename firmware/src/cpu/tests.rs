@@ -362,6 +362,33 @@ fn operands_wrap_at_the_top_of_memory_and_see_writes_to_address_zero() {
 }
 
 #[test]
+fn push_and_call_store_words_that_wrap_or_cross_into_rom() {
+    // PUSH B with SP = 0x0001: C goes to 0xFFFF, B to 0x0000; POP D reads them back
+    // through the copy of 0x0000 kept past 0xFFFF.
+    let mut bus = TestBus::with_program(0x0100, &[0xC5, 0xD1]);
+    let mut cpu = cpu_at(0x0100);
+    cpu.sp = 0x0001;
+    cpu.set_bc(0x1234);
+    cpu.step(&mut bus);
+    assert_eq!(
+        (cpu.sp, bus.read(0xFFFF), bus.read(0x0000)),
+        (0xFFFF, 0x34, 0x12)
+    );
+    cpu.step(&mut bus);
+    assert_eq!((cpu.de(), cpu.sp), (0x1234, 0x0001));
+
+    // CALL with SP = 0x2001 and ROM from 0x2000: the return address's low byte lands
+    // in RAM at 0x1FFF, its high byte is dropped by the ROM.
+    let mut bus = TestBus::with_program(0x0100, &[0xCD, 0x00, 0x03]);
+    bus.memory.protect(0x2000, 0x100, true);
+    let mut cpu = cpu_at(0x0100);
+    cpu.sp = 0x2001;
+    cpu.step(&mut bus);
+    assert_eq!((cpu.pc, cpu.sp), (0x0300, 0x1FFF));
+    assert_eq!((bus.read(0x1FFF), bus.read(0x2000)), (0x03, 0x00));
+}
+
+#[test]
 fn pop_psw_then_push_psw_keeps_every_flag_combination() {
     // POP PSW; PUSH PSW; then the four flag-testing jumps read the popped flags.
     for f in 0..=255u8 {
