@@ -103,10 +103,15 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+# The last `instructions=N` a program wrote to stderr (valgrind's own lines excluded).
+reported_instructions() {
+    grep -v '^==[0-9]*==' "$1" | grep -o 'instructions=[0-9]*' | tail -n 1 | cut -d= -f2 || true
+}
+
 # 8K BASIC summing 20,000 square roots, typed into `host-sim run` through a pipe; the
 # best of 3 by host-sim's --stats (the whole session, of which the loop is nearly all).
 bench_basic() {
-    local rom="$shared/disks/basic8k.bin" run stats seconds best="" best_stats=""
+    local rom="$shared/disks/basic8k.bin" run stats seconds best="" instructions=""
     local program='\r\rY\r10 FOR I=1 TO 20000\r20 A=A+SQR(I)*2/3\r30 NEXT I\r40 PRINT A\rRUN\r'
     if [[ ! -f "$rom" ]]; then
         echo "skipping 8K BASIC: $rom not found"
@@ -115,8 +120,8 @@ bench_basic() {
     warn_if_not_wrapped ./target/release/host-sim
     step "8K BASIC: ./target/release/host-sim run --basic $rom --stats, FOR I=1 TO 20000: A=A+SQR(I)*2/3"
     for run in 1 2 3; do
-        # shellcheck disable=SC2059 # the program's \r escapes are for printf
         # About a second; a ROM that never asks for input would run for ever.
+        # shellcheck disable=SC2059 # the program's \r escapes are for printf
         if ! printf "$program" | timeout 60 ./target/release/host-sim run --basic "$rom" \
             --stats >"$work/basic.out" 2>"$work/basic.err"; then
             echo "error: host-sim run --basic failed or ran past 60 s:" >&2
@@ -130,16 +135,16 @@ bench_basic() {
         fi
         stats="$(grep -o 'instructions=.*' "$work/basic.err" | tail -n 1)"
         seconds="$(grep -o 'seconds=[0-9.]*' <<<"$stats" | cut -d= -f2)"
+        # The same program every run, so the same count; only the time varies.
+        instructions="$(reported_instructions "$work/basic.err")"
         echo "run $run/3: $stats"
         if [[ -z "$best" ]] || awk -v a="$seconds" -v b="$best" 'BEGIN { exit !(a < b) }'; then
             best="$seconds"
-            best_stats="$stats"
         fi
     done
-    awk -v s="$best_stats" 'BEGIN {
-        split(s, kv, /[ =]/)
+    awk -v n="$instructions" -v s="$best" 'BEGIN {
         printf "8K BASIC: %d 8080 instructions in %s s = %.1f M instr/s (best of 3)\n",
-            kv[2], kv[6], kv[2] / kv[6] / 1e6
+            n, s, n / s / 1e6
     }'
 }
 
@@ -167,11 +172,6 @@ callgrind() {
         return 1
     fi
     sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' "$work/$name.err"
-}
-
-# The last `instructions=N` a program wrote to stderr (valgrind's own lines excluded).
-reported_instructions() {
-    grep -v '^==[0-9]*==' "$1" | grep -o 'instructions=[0-9]*' | tail -n 1 | cut -d= -f2 || true
 }
 
 ratio() {
