@@ -5,19 +5,23 @@
 #   scripts/bench-cpu.sh [--callgrind-only] [--ours-only] [--exm] [PROGRAM...]
 #
 # 1. Builds host-sim and the benchmark (host-sim/benches/cpu.rs) in release.
-# 2. Runs the benchmark (skipped with --callgrind-only): CPUTEST, 8080EXM and STACK, or the
-#    PROGRAMs named, on our core and on the `intel8080` crate, with the ratio.
+# 2. Runs the benchmark (skipped with --callgrind-only): CPUTEST, 8080EXM, STACK and
+#    OPCODES, or the PROGRAMs named, on our core and on the `intel8080` crate, with the
+#    ratio.
 #    BENCH_RUNS=N overrides the number of runs per program; --ours-only skips intel8080.
-#    Then 8K BASIC through `host-sim run` (best of 3), when no PROGRAM is named: the
-#    machine's bus, as CP/M and BASIC run, where the programs above use the .COM harness.
+#    Then, when no PROGRAM is named, two sessions through `host-sim run` (best of 3):
+#    8K BASIC's arithmetic loop, and CP/M assembling a file 80 times with ASM and MAC.
+#    They run the machine's bus, as users do, where the programs above use the .COM
+#    harness.
 # 3. Runs CPUTEST under `valgrind --tool=callgrind` on the release host-sim binary and
 #    divides the host instructions by the 8080 instructions host-sim reports with
 #    --stats (`instructions=N` on stderr). Then the same for the intel8080 crate's
 #    harness (the benchmark binary with --only-theirs), unless --ours-only. With --exm,
 #    the same for 8080EXM (slow: minutes for ours, far longer for intel8080).
 #
-# The programs come from $ALTAIR_SHARED/cpu_tests, else ../shared/cpu_tests (STACK is
-# assembled in the benchmark), and 8K BASIC from disks/basic8k.bin beside them.
+# The programs come from $ALTAIR_SHARED/cpu_tests, else ../shared/cpu_tests (STACK and
+# OPCODES are assembled in the benchmark), and 8K BASIC and CP/M from disks/ beside
+# them. host-sim is the one cargo builds (CARGO_TARGET_DIR is honoured).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -88,7 +92,15 @@ fi
 export ALTAIR_SHARED="$shared"
 
 step "cargo build --release -p altair-host-sim; cargo bench --no-run"
-cargo build --release -p altair-host-sim
+host_sim="$(
+    cargo build --release -p altair-host-sim --message-format=json |
+        grep '"kind":\["bin"\]' | grep -o '"executable":"[^"]*host-sim"' |
+        sed 's/^"executable":"//; s/"$//'
+)"
+if [[ ! -x "$host_sim" ]]; then
+    echo "error: could not find the host-sim binary (got '$host_sim')" >&2
+    exit 1
+fi
 bench_exe="$(
     cargo bench -p altair-host-sim --bench cpu --no-run --message-format=json |
         grep '"kind":\["bench"\]' |
@@ -108,51 +120,89 @@ reported_instructions() {
     grep -v '^==[0-9]*==' "$1" | grep -o 'instructions=[0-9]*' | tail -n 1 | cut -d= -f2 || true
 }
 
-# 8K BASIC summing 20,000 square roots, typed into `host-sim run` through a pipe; the
-# best of 3 by host-sim's --stats (the whole session, of which the loop is nearly all).
-bench_basic() {
-    local rom="$shared/disks/basic8k.bin" run stats seconds best="" instructions=""
-    local program='\r\rY\r10 FOR I=1 TO 20000\r20 A=A+SQR(I)*2/3\r30 NEXT I\r40 PRINT A\rRUN\r'
-    if [[ ! -f "$rom" ]]; then
-        echo "skipping 8K BASIC: $rom not found"
-        return 0
-    fi
-    warn_if_not_wrapped ./target/release/host-sim
-    step "8K BASIC: ./target/release/host-sim run --basic $rom --stats, FOR I=1 TO 20000: A=A+SQR(I)*2/3"
+# bench_session NAME PATTERN COUNT INPUT HOST_SIM_RUN_ARGS...: times `host-sim run ARGS
+# --stats` with INPUT (printf escapes) typed through a pipe, best of 3 by --stats (the
+# whole session, of which the program's work is nearly all). Each run must print a line
+# matching PATTERN exactly COUNT times; `setup_run`, if set, is run before each.
+bench_session() {
+    local name="$1" pattern="$2" count="$3" input="$4" run stats seconds found
+    local best="" instructions=""
+    shift 4
+    warn_if_not_wrapped "$host_sim"
+    step "$name: $host_sim run $* --stats"
     for run in 1 2 3; do
-        # About a second; a ROM that never asks for input would run for ever.
-        # shellcheck disable=SC2059 # the program's \r escapes are for printf
-        if ! printf "$program" | timeout 60 ./target/release/host-sim run --basic "$rom" \
-            --stats >"$work/basic.out" 2>"$work/basic.err"; then
-            echo "error: host-sim run --basic failed or ran past 60 s:" >&2
-            cat "$work/basic.err" >&2
+        [[ -z "${setup_run:-}" ]] || "$setup_run"
+        # About a second; a program that never asks for input would run for ever.
+        # shellcheck disable=SC2059 # the input's \r escapes are for printf
+        if ! printf "$input" | timeout 60 "$host_sim" run "$@" --stats \
+            >"$work/session.out" 2>"$work/session.err"; then
+            echo "error: host-sim run failed or ran past 60 s:" >&2
+            cat "$work/session.err" >&2
             return 1
         fi
-        if ! grep -q '1\.25713E+06' "$work/basic.out"; then
-            echo "error: BASIC did not print 1.25713E+06; its output:" >&2
-            tail -n 5 "$work/basic.out" >&2
+        found="$(grep -c -- "$pattern" "$work/session.out" || true)"
+        if [[ "$found" != "$count" ]]; then
+            echo "error: $name printed '$pattern' $found times, not $count; its output:" >&2
+            tail -n 5 "$work/session.out" >&2
             return 1
         fi
-        stats="$(grep -o 'instructions=.*' "$work/basic.err" | tail -n 1)"
+        stats="$(grep -o 'instructions=.*' "$work/session.err" | tail -n 1)"
         seconds="$(grep -o 'seconds=[0-9.]*' <<<"$stats" | cut -d= -f2)"
-        # The same program every run, so the same count; only the time varies.
-        instructions="$(reported_instructions "$work/basic.err")"
+        # The same input every run, so the same count; only the time varies.
+        instructions="$(reported_instructions "$work/session.err")"
         echo "run $run/3: $stats"
         if [[ -z "$best" ]] || awk -v a="$seconds" -v b="$best" 'BEGIN { exit !(a < b) }'; then
             best="$seconds"
         fi
     done
-    awk -v n="$instructions" -v s="$best" 'BEGIN {
-        printf "8K BASIC: %d 8080 instructions in %s s = %.1f M instr/s (best of 3)\n",
-            n, s, n / s / 1e6
+    awk -v name="$name" -v n="$instructions" -v s="$best" 'BEGIN {
+        printf "%s: %d 8080 instructions in %s s = %.1f M instr/s (best of 3)\n",
+            name, n, s, n / s / 1e6
     }'
+}
+
+# 8K BASIC summing 20,000 square roots: one interpreter's arithmetic loop.
+bench_basic() {
+    local rom="$shared/disks/basic8k.bin"
+    if [[ ! -f "$rom" ]]; then
+        echo "skipping 8K BASIC: $rom not found"
+        return 0
+    fi
+    bench_session "8K BASIC, FOR I=1 TO 20000: A=A+SQR(I)*2/3" '1\.25713E+06' 1 \
+        '\r\rY\r10 FOR I=1 TO 20000\r20 A=A+SQR(I)*2/3\r30 NEXT I\r40 PRINT A\rRUN\r' \
+        --basic "$rom"
+}
+
+# A fresh copy of the CP/M disk for each run: SUBMIT and the assemblers write to it.
+fresh_cpm_disk() {
+    cp "$shared/disks/cpm63k.dsk" "$work/cpm63k.dsk"
+}
+
+# CP/M 2.2 assembling DEMO.ASM 40 times with ASM and 40 with MAC, from a SUBMIT file
+# typed in with ED: two real programs with much more code in play than the loops above.
+bench_assemblers() {
+    local disk="$shared/disks/cpm63k.dsk" rom="$shared/disks/88dskrom.bin" input i
+    if [[ ! -f "$disk" || ! -f "$rom" ]]; then
+        echo "skipping CP/M assemblers: $disk or $rom not found"
+        return 0
+    fi
+    input='ED BIG.SUB\rI\r'
+    for ((i = 0; i < 40; i++)); do
+        input+='ASM DEMO\rMAC DEMO\r'
+    done
+    input+='\032E\rSUBMIT BIG\r'
+    setup_run=fresh_cpm_disk bench_session "CP/M, ASM DEMO and MAC DEMO 40 times each" \
+        'END OF ASSEMBLY' 80 "$input" --disk "A=$work/cpm63k.dsk" --rom "0xFF00=$rom"
 }
 
 if ((run_bench)); then
     warn_if_not_wrapped "$bench_exe"
     step "$bench_exe ${bench_args[*]}"
     "$bench_exe" "${bench_args[@]}"
-    ((named)) || bench_basic
+    if ((!named)); then
+        bench_basic
+        bench_assemblers
+    fi
 fi
 
 if ! command -v valgrind >/dev/null; then
@@ -181,13 +231,13 @@ ratio() {
 # callgrind_ours PROGRAM EXPECTED_8080_INSTRUCTIONS
 callgrind_ours() {
     local program="$1" expected="$2" com="$cpu_tests/$1.COM" host emulated
-    warn_if_not_wrapped ./target/release/host-sim
-    step "valgrind --tool=callgrind ./target/release/host-sim com $com --stats"
-    if host="$(callgrind ours ./target/release/host-sim com "$com" --stats)"; then
+    warn_if_not_wrapped "$host_sim"
+    step "valgrind --tool=callgrind $host_sim com $com --stats"
+    if host="$(callgrind ours "$host_sim" com "$com" --stats)"; then
         emulated="$(reported_instructions "$work/ours.err")"
     else
         echo "warning: host-sim failed with --stats; retrying without it" >&2
-        host="$(callgrind ours ./target/release/host-sim com "$com")"
+        host="$(callgrind ours "$host_sim" com "$com")"
         emulated=""
     fi
     if [[ -z "$emulated" ]]; then

@@ -17,8 +17,17 @@
 #    binary move the code), ran 8080EXM in 4.8 s and 6.6 s: in the slower one the
 #    27-byte dispatch blocks straddle 64-byte lines. Aligned: 4.0 s, whatever the
 #    directory. The padding after unconditional jumps is never executed; the binary
-#    grows about 5%. Applied only when this rustc's LLVM accepts the option (it is an
-#    LLVM one, not rustc's).
+#    grows about 5%.
+# 3. With blocks of up to 16 instructions copied into the blocks that jump to them
+#    (`-tail-dup-size=16`, after register allocation; LLVM's default is 2): the 8080
+#    loop's dispatch, fetch to indirect jump, then ends every `match` arm, which is
+#    threaded code. Each arm's own jump lets the host predict which instruction
+#    follows which. 8080EXM 20% faster, CP/M's assemblers 17% faster, the BASIC
+#    interpreters 2-8% slower; why and how: firmware/src/cpu/execute.rs and
+#    docs/cpu-performance.md.
+#
+# 2 and 3 are LLVM options, not rustc's: applied only when this rustc's LLVM accepts
+# them.
 #
 # Measurements: docs/cpu-performance.md. Only those executables: libraries, proc-macros,
 # build scripts, tests, the other tools and every cross build (the device firmware) are
@@ -60,11 +69,11 @@ if [ "${CARGO_PKG_NAME:-}" = altair-host-sim ] && [ "$crate_type" = bin ] && [ "
 fi
 
 if [ "$is_host_sim_bin" = 1 ]; then
-    align=(-C llvm-args=-align-all-nofallthru-blocks=6)
+    layout=(-C llvm-args=-align-all-nofallthru-blocks=6 -C llvm-args=-tail-dup-size=16)
     # LLVM rejects options it does not know, and `--print cfg` initialises it.
-    if ! "$1" "${align[@]}" --print cfg >/dev/null 2>&1; then
-        align=()
+    if ! "$1" "${layout[@]}" --print cfg >/dev/null 2>&1; then
+        layout=()
     fi
-    exec "$@" -C relocation-model=static "${align[@]}"
+    exec "$@" -C relocation-model=static "${layout[@]}"
 fi
 exec "$@"

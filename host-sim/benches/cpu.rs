@@ -1,5 +1,6 @@
 //! CPU benchmark: our 8080 core against the `intel8080` crate on the conformance programs
-//! and on STACK, a loop of calls, returns, pushes and pops assembled here.
+//! and on two programs assembled here: STACK, a loop of calls, returns, pushes and pops,
+//! and OPCODES, a loop through 136 different opcodes.
 //!
 //! Each program runs in the CP/M `.COM` harness of reference.md section 1 (program at
 //! 0x0100, BDOS at 0x0005 printing C = 2 / C = 9, end at PC = 0): on our core through
@@ -14,7 +15,7 @@
 //! hardware counters): `scripts/bench-cpu.sh` runs this benchmark and then callgrind.
 //!
 //! ```text
-//! cargo bench -p altair-host-sim --bench cpu                  # CPUTEST, 8080EXM, STACK
+//! cargo bench -p altair-host-sim --bench cpu                  # CPUTEST, 8080EXM, STACK, OPCODES
 //! cargo bench -p altair-host-sim --bench cpu -- CPUTEST       # one program
 //! cargo bench -p altair-host-sim --bench cpu -- --ours-only   # skip the intel8080 side
 //! cargo bench -p altair-host-sim --bench cpu -- --only-theirs CPUTEST
@@ -23,7 +24,7 @@
 //!
 //! The conformance programs come from `$ALTAIR_SHARED/cpu_tests`, else
 //! `<workspace>/../shared/cpu_tests`; when neither exists the benchmark says so and runs
-//! STACK alone.
+//! STACK and OPCODES alone.
 
 use std::env;
 use std::fs;
@@ -61,7 +62,7 @@ enum Source {
     Built(fn() -> Vec<u8>),
 }
 
-const PROGRAMS: [Program; 5] = [
+const PROGRAMS: [Program; 6] = [
     Program {
         name: "TST8080",
         source: Source::Shared,
@@ -103,6 +104,14 @@ const PROGRAMS: [Program; 5] = [
         runs: 5,
         default: true,
     },
+    Program {
+        name: "OPCODES",
+        source: Source::Built(opcodes_program),
+        instructions: 74_973_220,
+        cycles: 383_254_896,
+        runs: 5,
+        default: true,
+    },
 ];
 
 /// STACK: 64 x 65,536 passes of a loop that calls a subroutine (PUSH H, POP H, RET) and
@@ -141,6 +150,67 @@ fn stack_program() -> Vec<u8> {
         0xE1, // 011F POP H
         0xC9, // 0120 RET
     ]
+}
+
+/// OPCODES: 8 x 65,536 passes of a loop through 136 different opcodes, each once, with no
+/// branch among them: every MOV into B, C, D, E and A from each register and M, every MOV
+/// M,r, the eight ALU operations on each register and M, INR and DCR of B, C, D, E, M and
+/// A, INX and DCX of BC and DE, the four rotates, CMA, STC, CMC, DAA and NOP. HL stays at
+/// 0300 for the M forms. What a program with much code in play costs, where the loops of
+/// the conformance programs repeat a few opcodes. Counted by hand:
+///
+/// ```text
+///                                   runs                instructions  states (each run)
+/// 0100  LXI SP,0000; MVI A,8;       once                3             30
+///       STA 0400
+/// 0108  LXI H,0300                  8 x 65,536          1             10
+/// 010B  the 136 opcodes             8 x 65,536          136          665
+///       MOV r,r' 35 x 5, MOV r,M 5 x 7, MOV M,r 7 x 7, ALU r 56 x 4, ALU M 8 x 7,
+///       INR/DCR r 10 x 5, INR/DCR M 2 x 10, INX/DCX 4 x 5, the other nine 9 x 4
+/// 0193  LHLD 0402; DCX H; SHLD 0402;8 x 65,536          6             56
+///       MOV A,H; ORA L; JNZ 0108
+/// 019F  LDA 0400; DCR A; STA 0400;  8                   4             41
+///       JNZ 0108
+/// 01A7  JMP 0000                    once                1             10
+/// ```
+fn opcodes_program() -> Vec<u8> {
+    // B, C, D, E, H, L, M, A in the 8080's register numbering.
+    const B: u8 = 0;
+    const M: u8 = 6;
+    const A: u8 = 7;
+    let mut code = vec![
+        0x31, 0x00, 0x00, // 0100 LXI SP,0000
+        0x3E, 0x08, // 0103 MVI A,8
+        0x32, 0x00, 0x04, // 0105 STA 0400
+        0x21, 0x00, 0x03, // 0108 LXI H,0300
+    ];
+    let into = [B, B + 1, B + 2, B + 3, A];
+    for dst in into {
+        code.extend((0..8).map(|src| 0x40 | dst << 3 | src)); // MOV dst,src
+    }
+    code.extend((0..8).filter(|&src| src != M).map(|src| 0x70 | src)); // MOV M,src
+    for alu in 0..8 {
+        code.extend((0..8).map(|src| 0x80 | alu << 3 | src)); // ADD..CMP src
+    }
+    for reg in [B, B + 1, B + 2, B + 3, M, A] {
+        code.extend([0x04 | reg << 3, 0x05 | reg << 3]); // INR reg, DCR reg
+    }
+    code.extend([0x03, 0x0B, 0x13, 0x1B]); // INX B, DCX B, INX D, DCX D
+    code.extend([0x07, 0x0F, 0x17, 0x1F, 0x2F, 0x37, 0x3F, 0x27, 0x00]); // RLC..DAA, NOP
+    code.extend([
+        0x2A, 0x02, 0x04, // LHLD 0402
+        0x2B, // DCX H
+        0x22, 0x02, 0x04, // SHLD 0402
+        0x7C, // MOV A,H
+        0xB5, // ORA L
+        0xC2, 0x08, 0x01, // JNZ 0108
+        0x3A, 0x00, 0x04, // LDA 0400
+        0x3D, // DCR A
+        0x32, 0x00, 0x04, // STA 0400
+        0xC2, 0x08, 0x01, // JNZ 0108
+        0xC3, 0x00, 0x00, // JMP 0000
+    ]);
+    code
 }
 
 /// Which engines run.

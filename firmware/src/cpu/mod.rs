@@ -25,11 +25,11 @@ pub mod timing;
 mod tests;
 
 /// Whether [`Cpu::run`] checks its budget once per pair of instructions rather than
-/// before each. The execute loop then holds the `match` twice, which saves the check on
+/// after each. The execute loop then holds the `match` twice, which saves the check on
 /// every second instruction (8080EXM about 10% faster, CPUTEST 11.6 -> 10.6 host
-/// instructions per 8080 instruction), and the single-check loop is still needed for
-/// [`Cpu::step`]: two more copies of the `match`, about 21 KiB on the Cortex-M4. So
-/// bare-metal builds (the device image, 256 KiB of flash for everything) check before
+/// instructions per 8080 instruction when the check was a branch), and [`Cpu::step`]
+/// keeps its single copy: one more copy of the `match`, about 10 KiB on the Cortex-M4.
+/// So bare-metal builds (the device image, 256 KiB of flash for everything) check after
 /// each instruction.
 pub const PAIRED: bool = cfg!(not(target_os = "none"));
 
@@ -162,7 +162,9 @@ impl Cpu {
     /// Executes instructions until at least `budget` states have run, the CPU halts, or
     /// the bus yields. Whole instructions only, and on hosts the budget is checked
     /// before every second instruction ([`PAIRED`]), so it may overshoot by up to two
-    /// instructions (35 states); the states are counted exactly either way.
+    /// instructions (35 states); the states are counted exactly either way. A budget
+    /// of 0 runs no instruction (a pending interrupt may still be accepted); any other
+    /// runs at least one.
     ///
     /// A halted CPU with no interrupt to take spends the whole budget waiting, as the
     /// chip does, and returns [`Exit::Halt`].
@@ -177,15 +179,13 @@ impl Cpu {
             // One batch holds at most MAX_BATCH states; a longer budget takes several.
             let left = end.saturating_sub(self.cycles);
             // After an EI that ended the last batch: one instruction, then the interrupt.
-            let one = self.interrupt_after_next();
-            let exit = if PAIRED && one {
-                self.execute::<B, false>(bus, 1)
+            // A budget of one state is one instruction, paired or not.
+            let batch = if self.interrupt_after_next() {
+                1
             } else {
-                // Unpaired, a budget of 1 is one instruction, and this one inlined copy of
-                // the loop serves both cases (flash).
-                let batch = if one { 1 } else { left.min(timing::MAX_BATCH) };
-                self.execute::<B, PAIRED>(bus, batch)
+                left.min(timing::MAX_BATCH)
             };
+            let exit = self.execute::<B, PAIRED>(bus, batch);
             if exit != Exit::Budget || self.cycles >= end {
                 return exit;
             }

@@ -293,17 +293,22 @@ fn io_passes_the_start_cycle_and_the_bus_can_yield() {
 
 #[test]
 fn run_counts_states_and_instructions_and_overshoots_by_under_two_instructions() {
-    // A loop of JMP 0100H (10 states each), checked before every second instruction.
+    // A loop of JMP 0100H (10 states each). The budget is checked before the second
+    // instruction of a batch and before every second one after it.
     let mut bus = TestBus::with_program(0x0100, &[0xC3, 0x00, 0x01]);
     let mut cpu = cpu_at(0x0100);
+    // 5 states left at the check before the 10th: it runs, then the 11th, 15 states over.
     assert_eq!(cpu.run(&mut bus, 95), Exit::Budget);
-    assert_eq!((cpu.cycles, cpu.instructions), (100, 10));
-    // 5 states short after four pairs: one more pair, 15 states over.
+    assert_eq!((cpu.cycles, cpu.instructions), (110, 11));
+    // 15 states left at the check before the batch's 8th: it and the 9th run, 5 over.
     assert_eq!(cpu.run(&mut bus, 85), Exit::Budget);
     assert_eq!((cpu.cycles, cpu.instructions), (200, 20));
-    // A budget spent by the first of a pair still runs the second.
+    // A budget spent by the first instruction of a batch ends it at the first check.
     assert_eq!(cpu.run(&mut bus, 1), Exit::Budget);
-    assert_eq!((cpu.cycles, cpu.instructions), (220, 22));
+    assert_eq!((cpu.cycles, cpu.instructions), (210, 21));
+    // No budget, no instruction.
+    assert_eq!(cpu.run(&mut bus, 0), Exit::Budget);
+    assert_eq!((cpu.cycles, cpu.instructions, cpu.pc), (210, 21, 0x0100));
 }
 
 #[test]
@@ -320,7 +325,7 @@ fn memory_full_of_nops_still_ends_each_batch() {
     let mut bus = TestBus::with_program(0x0000, &[]);
     let mut cpu = cpu_at(0x0000);
     assert_eq!(cpu.run(&mut bus, 4 * 0x1_0000 + 4), Exit::Budget);
-    assert_eq!((cpu.pc, cpu.instructions), (0x0002, 0x1_0002));
+    assert_eq!((cpu.pc, cpu.instructions), (0x0001, 0x1_0001));
 }
 
 #[test]
