@@ -92,25 +92,25 @@ fi
 export ALTAIR_SHARED="$shared"
 
 step "cargo build --release -p altair-host-sim; cargo bench --no-run"
-host_sim="$(
-    cargo build --release -p altair-host-sim --message-format=json |
-        grep '"kind":\["bin"\]' | grep -o '"executable":"[^"]*host-sim"' |
-        sed 's/^"executable":"//; s/"$//'
-)"
-if [[ ! -x "$host_sim" ]]; then
-    echo "error: could not find the host-sim binary (got '$host_sim')" >&2
-    exit 1
-fi
-bench_exe="$(
-    cargo bench -p altair-host-sim --bench cpu --no-run --message-format=json |
-        grep '"kind":\["bench"\]' |
-        grep -o '"executable":"[^"]*"' |
-        sed 's/^"executable":"//; s/"$//'
-)"
-if [[ ! -x "$bench_exe" ]]; then
-    echo "error: could not find the benchmark binary (got '$bench_exe')" >&2
-    exit 1
-fi
+# executable KIND CARGO_ARGS...: builds with cargo and prints the path of the one
+# executable of target kind KIND (bin, bench) it reports, wherever the target dir is.
+executable() {
+    local kind="$1" path
+    shift
+    path="$(
+        cargo "$@" --message-format=json |
+            grep "\"kind\":\[\"$kind\"\]" |
+            grep -o '"executable":"[^"]*"' |
+            sed 's/^"executable":"//; s/"$//'
+    )"
+    if [[ ! -x "$path" ]]; then
+        echo "error: cargo $* built no $kind executable (got '$path')" >&2
+        return 1
+    fi
+    echo "$path"
+}
+host_sim="$(executable bin build --release -p altair-host-sim --bin host-sim)"
+bench_exe="$(executable bench bench -p altair-host-sim --bench cpu --no-run)"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -120,18 +120,18 @@ reported_instructions() {
     grep -v '^==[0-9]*==' "$1" | grep -o 'instructions=[0-9]*' | tail -n 1 | cut -d= -f2 || true
 }
 
-# bench_session NAME PATTERN COUNT INPUT HOST_SIM_RUN_ARGS...: times `host-sim run ARGS
-# --stats` with INPUT (printf escapes) typed through a pipe, best of 3 by --stats (the
-# whole session, of which the program's work is nearly all). Each run must print a line
-# matching PATTERN exactly COUNT times; `setup_run`, if set, is run before each.
+# bench_session NAME SETUP PATTERN COUNT INPUT HOST_SIM_RUN_ARGS...: times `host-sim run
+# ARGS --stats` with INPUT (printf escapes) typed through a pipe, best of 3 by --stats
+# (the whole session, of which the program's work is nearly all). The command SETUP runs
+# before each run; each run must print a line matching PATTERN exactly COUNT times.
 bench_session() {
-    local name="$1" pattern="$2" count="$3" input="$4" run stats seconds found
+    local name="$1" setup="$2" pattern="$3" count="$4" input="$5" run stats seconds found
     local best="" instructions=""
-    shift 4
+    shift 5
     warn_if_not_wrapped "$host_sim"
     step "$name: $host_sim run $* --stats"
     for run in 1 2 3; do
-        [[ -z "${setup_run:-}" ]] || "$setup_run"
+        "$setup"
         # About a second; a program that never asks for input would run for ever.
         # shellcheck disable=SC2059 # the input's \r escapes are for printf
         if ! printf "$input" | timeout 60 "$host_sim" run "$@" --stats \
@@ -168,7 +168,7 @@ bench_basic() {
         echo "skipping 8K BASIC: $rom not found"
         return 0
     fi
-    bench_session "8K BASIC, FOR I=1 TO 20000: A=A+SQR(I)*2/3" '1\.25713E+06' 1 \
+    bench_session "8K BASIC, FOR I=1 TO 20000: A=A+SQR(I)*2/3" true '1\.25713E+06' 1 \
         '\r\rY\r10 FOR I=1 TO 20000\r20 A=A+SQR(I)*2/3\r30 NEXT I\r40 PRINT A\rRUN\r' \
         --basic "$rom"
 }
@@ -191,7 +191,7 @@ bench_assemblers() {
         input+='ASM DEMO\rMAC DEMO\r'
     done
     input+='\032E\rSUBMIT BIG\r'
-    setup_run=fresh_cpm_disk bench_session "CP/M, ASM DEMO and MAC DEMO 40 times each" \
+    bench_session "CP/M, ASM DEMO and MAC DEMO 40 times each" fresh_cpm_disk \
         'END OF ASSEMBLY' 80 "$input" --disk "A=$work/cpm63k.dsk" --rom "0xFF00=$rom"
 }
 

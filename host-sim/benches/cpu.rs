@@ -174,8 +174,11 @@ fn stack_program() -> Vec<u8> {
 /// 01A7  JMP 0000                    once                1             10
 /// ```
 fn opcodes_program() -> Vec<u8> {
-    // B, C, D, E, H, L, M, A in the 8080's register numbering.
+    // The 8080's register numbering (H = 4 and L = 5 stay out of the destinations).
     const B: u8 = 0;
+    const C: u8 = 1;
+    const D: u8 = 2;
+    const E: u8 = 3;
     const M: u8 = 6;
     const A: u8 = 7;
     let mut code = vec![
@@ -184,15 +187,14 @@ fn opcodes_program() -> Vec<u8> {
         0x32, 0x00, 0x04, // 0105 STA 0400
         0x21, 0x00, 0x03, // 0108 LXI H,0300
     ];
-    let into = [B, B + 1, B + 2, B + 3, A];
-    for dst in into {
+    for dst in [B, C, D, E, A] {
         code.extend((0..8).map(|src| 0x40 | dst << 3 | src)); // MOV dst,src
     }
     code.extend((0..8).filter(|&src| src != M).map(|src| 0x70 | src)); // MOV M,src
     for alu in 0..8 {
         code.extend((0..8).map(|src| 0x80 | alu << 3 | src)); // ADD..CMP src
     }
-    for reg in [B, B + 1, B + 2, B + 3, M, A] {
+    for reg in [B, C, D, E, M, A] {
         code.extend([0x04 | reg << 3, 0x05 | reg << 3]); // INR reg, DCR reg
     }
     code.extend([0x03, 0x0B, 0x13, 0x1B]); // INX B, DCX B, INX D, DCX D
