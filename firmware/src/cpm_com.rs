@@ -79,13 +79,18 @@ impl Bus for FlatRam {
     }
 
     #[inline(always)]
-    fn read_after(&mut self, addr: u16) -> u8 {
-        self.0.read_after(addr)
+    fn fetch(&mut self, at: usize) -> u8 {
+        self.0.fetch(at)
     }
 
     #[inline(always)]
-    fn read_word_after(&mut self, addr: u16) -> u16 {
-        self.0.read_word_after(addr)
+    fn read_after(&mut self, at: usize) -> u8 {
+        self.0.read_after(at)
+    }
+
+    #[inline(always)]
+    fn read_word_after(&mut self, at: usize) -> u16 {
+        self.0.read_word_after(at)
     }
     #[inline(always)]
     fn write(&mut self, addr: u16, value: u8) {

@@ -6,10 +6,19 @@
 //! map ROM anywhere; the one exception is a conditional jump that is not taken, which
 //! skips its address without reading it (memory reads have no side effects). They are
 //! read relative to the opcode's address (`at`, [`Bus::read_after`] and
-//! [`Bus::read_word_after`]), which the dispatch already holds zero-extended: memory
-//! keeps copies of 0x0000 and 0x0001 past 0xFFFF, so a taken JMP is one 16-bit load with
-//! no wrap test and no second zero-extension (CPUTEST 15.6 -> 13.6 host instructions
-//! per 8080 instruction).
+//! [`Bus::read_word_after`]), which the dispatch already holds: memory keeps copies of
+//! its first bytes past 0xFFFF, so a taken JMP is one 16-bit load with no wrap test
+//! (CPUTEST 15.6 -> 13.6 host instructions per 8080 instruction).
+//!
+//! The PC wraps late. The loop holds it as a `usize` and does not wrap it at 16 bits
+//! after each instruction: a fetch uses it as it is, up to [`FETCH_OVERRUN`] past
+//! 0xFFFF, where memory's copies of its first bytes make the fetch and its operands read
+//! the right bytes (see [`Bus::fetch`]). On hosts a checked copy of the `match` (below)
+//! sends a PC past 0xFFFF to its exit arm, which wraps it and carries on. So nothing
+//! stands between a taken jump's load of its target and the loads of the next
+//! instruction, where a zero-extension used to: CPUTEST 47-49 ms -> 40-43 ms in the
+//! benchmark binary, 8080EXM 3.61 s -> 3.51 s (best of three), for 11.09 -> 11.58 host
+//! instructions per 8080 instruction.
 //!
 //! What lives where during a batch, chosen by measurement (callgrind on CPUTEST, wall
 //! time on 8080EXM): PC, the meter, A and the flags ([`Alu`]), HL and SP are locals, so
@@ -18,8 +27,8 @@
 //! the batch ends. The flags are lazy (see [`Alu`]): computing S, Z, P and AC only when
 //! read took CPUTEST from 16.0 to 15.6 host instructions per 8080 instruction.
 //!
-//! The dispatch is PC zero-extension, opcode load, PC + 1, the meter subtraction and
-//! the jump through the `match`'s table. That jump is one instruction in host-sim's
+//! The dispatch is the opcode load, PC + 1, the meter subtraction and the jump through
+//! the `match`'s table. That jump is one instruction in host-sim's
 //! non-PIE build (`scripts/rustc-workspace-wrapper.sh`) and three in a PIE one, whose
 //! table holds offsets (load, add, jump). On hosts the loop holds the `match` twice and
 //! checks the budget once per pair ([`PAIRED`]).
@@ -41,25 +50,35 @@
 
 use super::flags::Alu;
 use super::timing::{BRANCH_TAKEN_EXTRA, Meter, STATES};
-use super::{Bus, Cpu, Exit};
+use super::{Bus, Cpu, Exit, FETCH_OVERRUN};
 
 /// The dispatch key of a checked copy whose budget is spent: past every opcode, so the
 /// `match` gets one arm more than the 256 opcodes.
 const EXIT_KEY: u16 = 0x100;
 
+/// Whether a checked copy's dispatch goes to the exit arm: the budget is spent, or the
+/// PC has run past 0xFFFF and must wrap. One sign test of an OR: written as two tests
+/// joined by `|`, LLVM splits the select in two and turns one half into a branch, and a
+/// dispatch with a branch is no longer copied into the arms (a loop through 136
+/// different opcodes, OPCODES in the benchmark, 71-73 ms -> 99-123 ms).
+#[inline(always)]
+fn exit_due(meter: Meter, at: usize) -> bool {
+    (meter.spent_sign() | (0xFFFF - at as i64)) < 0
+}
+
 /// Reads the 8-bit operand of the instruction at `at` and moves PC past it.
 #[inline(always)]
-fn imm8<B: Bus>(bus: &mut B, at: u16, pc: &mut u16) -> u8 {
+fn imm8<B: Bus>(bus: &mut B, at: usize, pc: &mut usize) -> u8 {
     let v = bus.read_after(at);
-    *pc = pc.wrapping_add(1);
+    *pc += 1;
     v
 }
 
 /// Reads the 16-bit operand of the instruction at `at` and moves PC past it.
 #[inline(always)]
-fn imm16<B: Bus>(bus: &mut B, at: u16, pc: &mut u16) -> u16 {
+fn imm16<B: Bus>(bus: &mut B, at: usize, pc: &mut usize) -> u16 {
     let v = bus.read_word_after(at);
-    *pc = pc.wrapping_add(2);
+    *pc += 2;
     v
 }
 
@@ -122,11 +141,11 @@ fn input<B: Bus>(bus: &mut B, port: u8, cycle: u64) -> (u8, bool) {
 /// JMP/Jcc: 10 states either way. The address is read only when the jump is taken
 /// (skipping it otherwise saved host instructions on the taken path, see the module docs).
 #[inline(always)]
-fn jump_if<B: Bus>(bus: &mut B, at: u16, pc: &mut u16, taken: bool) {
+fn jump_if<B: Bus>(bus: &mut B, at: usize, pc: &mut usize, taken: bool) {
     if taken {
-        *pc = bus.read_word_after(at);
+        *pc = bus.read_word_after(at).into();
     } else {
-        *pc = pc.wrapping_add(2);
+        *pc += 2;
     }
 }
 
@@ -150,17 +169,17 @@ fn pop<B: Bus>(bus: &mut B, sp: &mut u16) -> u16 {
 
 /// CALL and RST: pushes PC (the return address) and jumps to `target`.
 #[inline(always)]
-fn call<B: Bus>(bus: &mut B, pc: &mut u16, sp: &mut u16, target: u16) {
-    push(bus, sp, *pc);
-    *pc = target;
+fn call<B: Bus>(bus: &mut B, pc: &mut usize, sp: &mut u16, target: u16) {
+    push(bus, sp, *pc as u16);
+    *pc = target.into();
 }
 
 /// Ccc: 11 states not taken, 17 taken.
 #[inline(always)]
 fn call_if<B: Bus>(
     bus: &mut B,
-    at: u16,
-    pc: &mut u16,
+    at: usize,
+    pc: &mut usize,
     sp: &mut u16,
     meter: &mut Meter,
     taken: bool,
@@ -174,10 +193,10 @@ fn call_if<B: Bus>(
 
 /// Rcc: 5 states not taken, 11 taken.
 #[inline(always)]
-fn ret_if<B: Bus>(bus: &mut B, pc: &mut u16, sp: &mut u16, meter: &mut Meter, taken: bool) {
+fn ret_if<B: Bus>(bus: &mut B, pc: &mut usize, sp: &mut u16, meter: &mut Meter, taken: bool) {
     if taken {
         meter.charge_extra(BRANCH_TAKEN_EXTRA);
-        *pc = pop(bus, sp);
+        *pc = pop(bus, sp).into();
     }
 }
 
@@ -200,7 +219,7 @@ impl Cpu {
     #[inline(always)]
     pub(super) fn execute<B: Bus, const PAIRED: bool>(&mut self, bus: &mut B, budget: u64) -> Exit {
         let mut meter = Meter::new(budget);
-        let mut pc = self.pc;
+        let mut pc = usize::from(self.pc);
         let mut hl = self.hl();
         let mut sp = self.sp;
         let mut alu = Alu::new(self.a, self.f);
@@ -211,11 +230,25 @@ impl Cpu {
         // the module docs for why).
         macro_rules! instruction {
             (checked: $checked:expr) => {
-                let at = pc;
-                let op = bus.read(at);
-                pc = pc.wrapping_add(1);
+                // Hosts wrap the PC in the exit arm; a device's loop has no checked copy.
+                let at = if PAIRED { pc } else { pc & 0xFFFF };
+                // SAFETY: `at` is at most FETCH_OVERRUN past 0xFFFF. The PC starts a batch
+                // below 0x10000; jumps, calls, returns and PCHL set it from 16-bit values;
+                // otherwise it moves past one instruction, at most 3 bytes. On a device
+                // it wraps at every fetch. On hosts a checked copy runs only an `at` up
+                // to 0xFFFF (the exit arm wraps a larger one), so the unchecked copy
+                // after it fetches at most 3 past 0xFFFF and the next checked one at most
+                // 6. Telling LLVM so removes the bounds tests of the fetch and operand
+                // loads; without them the dispatch is no longer copied into the arms
+                // and OPCODES takes 132 ms rather than 72 ms.
+                #[allow(unsafe_code)]
+                unsafe {
+                    core::hint::assert_unchecked(at <= 0xFFFF + FETCH_OVERRUN)
+                };
+                let op = bus.fetch(at);
+                pc = at + 1;
                 let key = if $checked {
-                    core::hint::select_unpredictable(meter.spent(), EXIT_KEY, u16::from(op))
+                    core::hint::select_unpredictable(exit_due(meter, at), EXIT_KEY, u16::from(op))
                 } else {
                     u16::from(op)
                 };
@@ -468,7 +501,7 @@ impl Cpu {
                     0xEC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.parity_even()), // CPE
                     0xF4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, !alu.sign()), // CP
                     0xFC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.sign()),  // CM
-                    0xC9 | 0xD9 => pc = pop(bus, &mut sp), // RET, *RET (0xD9)
+                    0xC9 | 0xD9 => pc = pop(bus, &mut sp).into(), // RET, *RET (0xD9)
                     0xC0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.zero()), // RNZ
                     0xC8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.zero()), // RZ
                     0xD0 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy == 0), // RNC
@@ -499,7 +532,7 @@ impl Cpu {
                         write16(bus, sp, hl);
                         hl = top;
                     }
-                    0xE9 => pc = hl, // PCHL
+                    0xE9 => pc = hl.into(), // PCHL
                     0xF9 => sp = hl, // SPHL
                     // XCHG
                     0xEB => {
@@ -547,11 +580,16 @@ impl Cpu {
                             break Exit::Budget;
                         }
                     }
-                    // A checked copy found the budget spent: this instruction does not run.
+                    // A checked copy found the budget spent or the PC past 0xFFFF: this
+                    // instruction does not run here. The PC wraps, and the batch goes on
+                    // while states are left.
                     EXIT_KEY => {
-                        pc = at;
+                        pc = at & 0xFFFF;
                         meter.refund(op);
-                        break Exit::Budget;
+                        if meter.spent() {
+                            break Exit::Budget;
+                        }
+                        continue;
                     }
                     // SAFETY: `key` is an opcode (0x00-0xFF) or EXIT_KEY, and each of those
                     // has an arm above. Telling LLVM so lets the dispatch jump through the
@@ -580,7 +618,7 @@ impl Cpu {
                 }
             }
         };
-        self.pc = pc;
+        self.pc = pc as u16;
         self.set_hl(hl);
         self.sp = sp;
         self.a = alu.a;

@@ -33,6 +33,11 @@ mod tests;
 /// each instruction.
 pub const PAIRED: bool = cfg!(not(target_os = "none"));
 
+/// How far past 0xFFFF the address of an opcode fetch may run: the execute loop wraps
+/// its PC at 16 bits only where it checks the budget, so an address there may exceed
+/// 0xFFFF by the lengths of two instructions, 3 bytes each (see [`Bus::fetch`]).
+pub const FETCH_OVERRUN: usize = 6;
+
 /// The CPU's window on the machine: memory and I/O ports.
 ///
 /// Implementations MUST NOT panic for any address or port: every one of the 65,536
@@ -51,18 +56,24 @@ pub trait Bus {
     fn read_word(&mut self, addr: u16) -> u16 {
         u16::from_le_bytes([self.read(addr), self.read(addr.wrapping_add(1))])
     }
-    /// Reads the byte after `addr` (wrapping at 0xFFFF): an instruction's 8-bit operand,
-    /// `addr` being its opcode's address. Override it when memory can add the 1 without
-    /// the wrap (the execute loop has `addr` zero-extended at hand).
+    /// Reads the opcode at `at`, which may run up to [`FETCH_OVERRUN`] past 0xFFFF:
+    /// such an address stands for `at - 0x10000`. Override it when memory keeps copies
+    /// of its first bytes past 0xFFFF, so that every fetch is one load with no wrap.
     #[inline(always)]
-    fn read_after(&mut self, addr: u16) -> u8 {
-        self.read(addr.wrapping_add(1))
+    fn fetch(&mut self, at: usize) -> u8 {
+        self.read(at as u16)
     }
-    /// Reads the little-endian word after `addr` (wrapping at 0xFFFF): an instruction's
-    /// 16-bit operand, `addr` being its opcode's address. Override it as `read_after`.
+    /// Reads the byte after `at`, an opcode's address as for [`Bus::fetch`]: an
+    /// instruction's 8-bit operand. Override it as `fetch`.
     #[inline(always)]
-    fn read_word_after(&mut self, addr: u16) -> u16 {
-        self.read_word(addr.wrapping_add(1))
+    fn read_after(&mut self, at: usize) -> u8 {
+        self.read((at as u16).wrapping_add(1))
+    }
+    /// Reads the little-endian word after `at`, an opcode's address as for
+    /// [`Bus::fetch`]: an instruction's 16-bit operand. Override it as `fetch`.
+    #[inline(always)]
+    fn read_word_after(&mut self, at: usize) -> u16 {
+        self.read_word((at as u16).wrapping_add(1))
     }
     /// Writes `value` at `addr`; writes to ROM are the bus's to ignore.
     fn write(&mut self, addr: u16, value: u8);

@@ -35,11 +35,14 @@ impl Bus for TestBus {
     fn read_word(&mut self, addr: u16) -> u16 {
         self.memory.read_word(addr)
     }
-    fn read_after(&mut self, addr: u16) -> u8 {
-        self.memory.read_after(addr)
+    fn fetch(&mut self, at: usize) -> u8 {
+        self.memory.fetch(at)
     }
-    fn read_word_after(&mut self, addr: u16) -> u16 {
-        self.memory.read_word_after(addr)
+    fn read_after(&mut self, at: usize) -> u8 {
+        self.memory.read_after(at)
+    }
+    fn read_word_after(&mut self, at: usize) -> u16 {
+        self.memory.read_word_after(at)
     }
     fn write(&mut self, addr: u16, value: u8) {
         self.memory.write(addr, value)
@@ -326,6 +329,52 @@ fn memory_full_of_nops_still_ends_each_batch() {
     let mut cpu = cpu_at(0x0000);
     assert_eq!(cpu.run(&mut bus, 4 * 0x1_0000 + 4), Exit::Budget);
     assert_eq!((cpu.pc, cpu.instructions), (0x0001, 0x1_0001));
+}
+
+#[test]
+fn straight_line_code_runs_across_the_top_of_memory_in_either_copy_of_the_loop() {
+    // The loop wraps its PC only every other instruction (execute.rs), so each case runs
+    // after 1 to 4 NOPs, which puts each of its instructions in either copy. Each ends
+    // with 8 NOPs and a HLT from 0x0000 on, past the copies of memory's first bytes
+    // that a fetch past 0xFFFF reads.
+    // (bytes ending at 0xFFFF, bytes from 0x0000, instructions in them, A, B, HL)
+    type Case = (&'static [u8], &'static [u8], u64, (u8, u8, u16));
+    let cases: [Case; 4] = [
+        // INR A at 0xFFFF; MVI B,42H.
+        (&[0x3C], &[0x06, 0x42], 2, (0x01, 0x42, 0x0000)),
+        // MVI A,3CH at 0xFFFF, its operand at 0x0000; MVI B,42H.
+        (&[0x3E], &[0x3C, 0x06, 0x42], 2, (0x3C, 0x42, 0x0000)),
+        // LXI H,1234H at 0xFFFF, its operand at 0x0000; MVI B,42H.
+        (&[0x21], &[0x34, 0x12, 0x06, 0x42], 2, (0x00, 0x42, 0x1234)),
+        // CALL 0100H ending at 0xFFFF pushes 0x0000; there POP H and PCHL go back to it.
+        (&[0xCD, 0x00, 0x01], &[], 3, (0x00, 0x00, 0x0000)),
+    ];
+    for (top, bottom, count, (a, b, hl)) in cases {
+        for nops in 1..=4u16 {
+            let top_at = (0x1_0000 - top.len()) as u16;
+            let start = top_at - nops;
+            let hlt_at = bottom.len() as u16 + 8;
+            let mut bus = TestBus::with_program(start, &[0; 4][..nops as usize]);
+            bus.memory.load(top_at, top).unwrap();
+            bus.memory.load(0x0000, bottom).unwrap();
+            bus.memory.load(hlt_at, &[0x76]).unwrap();
+            bus.memory.load(0x0100, &[0xE1, 0xE9]).unwrap();
+            let mut cpu = cpu_at(start);
+            let exit = cpu.run(&mut bus, 1000);
+            assert_eq!(
+                (exit, cpu.a, cpu.b, cpu.hl(), cpu.pc, cpu.instructions),
+                (
+                    Exit::Halt,
+                    a,
+                    b,
+                    hl,
+                    hlt_at + 1,
+                    u64::from(nops) + count + 9
+                ),
+                "{top:02X?} after {nops} NOPs"
+            );
+        }
+    }
 }
 
 #[test]

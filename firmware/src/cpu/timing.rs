@@ -71,6 +71,13 @@ impl Meter {
         self.0 <= 0
     }
 
+    /// A value that is negative exactly when the budget is spent, so that this test can
+    /// be ORed with other sign tests into one.
+    #[inline(always)]
+    pub(super) fn spent_sign(self) -> i64 {
+        self.0 - 1
+    }
+
     /// Charges one instruction with opcode `op` at its [`STATES`].
     #[inline(always)]
     pub(super) fn charge(&mut self, op: u8) {

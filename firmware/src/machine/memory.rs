@@ -3,6 +3,8 @@
 //! ROM is modelled at 256-byte page granularity, the size of the MITS boot PROM card's
 //! window at 0xFF00. A write to a ROM page is ignored, as on the bus of the real machine.
 
+use crate::cpu::FETCH_OVERRUN;
+
 /// Bytes in the 8080's address space.
 pub const SIZE: usize = 0x1_0000;
 /// ROM is protected in pages of this many bytes.
@@ -35,9 +37,10 @@ impl core::fmt::Display for LoadError {
 
 impl core::error::Error for LoadError {}
 
-/// Bytes kept past 0xFFFF as copies of 0x0000 and 0x0001, so that every operand the CPU
-/// reads (up to two bytes after an opcode at 0xFFFF) is a plain load with no wrap test.
-const MIRROR: usize = 2;
+/// Bytes kept past 0xFFFF as copies of the first bytes of memory, so that every fetch
+/// the CPU makes ([`FETCH_OVERRUN`] past 0xFFFF at most) and the two operand bytes after
+/// it are plain loads with no wrap test.
+const MIRROR: usize = FETCH_OVERRUN + 2;
 
 /// What a write to a page does. The hot path of [`Memory::write`] tests for
 /// [`Page::Ram`] alone; the others take [`Memory::write_special`].
@@ -93,18 +96,28 @@ impl Memory {
         u16::from_le_bytes([self.bytes[a], self.bytes[a + 1]])
     }
 
-    /// Reads the byte after `addr`, wrapping from 0xFFFF to 0x0000: an 8-bit operand
-    /// when `addr` holds its opcode.
+    /// Reads the opcode at `at`, an address up to [`FETCH_OVERRUN`] past 0xFFFF (which
+    /// stands for `at - 0x10000`, as for [`Bus::fetch`](crate::cpu::Bus::fetch)).
+    ///
+    /// # Panics
+    /// If `at` is further past 0xFFFF.
     #[inline(always)]
-    pub fn read_after(&self, addr: u16) -> u8 {
-        self.bytes[addr as usize + 1]
+    pub fn fetch(&self, at: usize) -> u8 {
+        self.bytes[at]
     }
 
-    /// Reads the little-endian word after `addr`, wrapping from 0xFFFF to 0x0000: a
-    /// 16-bit operand when `addr` holds its opcode.
+    /// Reads the byte after `at`, an opcode's address as for [`Memory::fetch`]: an
+    /// 8-bit operand. Panics as `fetch`.
     #[inline(always)]
-    pub fn read_word_after(&self, addr: u16) -> u16 {
-        let a = addr as usize + 1;
+    pub fn read_after(&self, at: usize) -> u8 {
+        self.bytes[at + 1]
+    }
+
+    /// Reads the little-endian word after `at`, an opcode's address as for
+    /// [`Memory::fetch`]: a 16-bit operand. Panics as `fetch`.
+    #[inline(always)]
+    pub fn read_word_after(&self, at: usize) -> u16 {
+        let a = at + 1;
         u16::from_le_bytes([self.bytes[a], self.bytes[a + 1]])
     }
 
@@ -183,17 +196,20 @@ impl Memory {
 
 #[cfg(test)]
 mod tests {
-    use super::{Memory, PAGE, SIZE};
+    use super::{FETCH_OVERRUN, Memory, PAGE, SIZE};
 
-    /// Every operand read agrees with two plain reads, at every address.
+    /// Every fetch and operand read agrees with plain reads of the wrapped addresses, at
+    /// every address the CPU can fetch from (up to FETCH_OVERRUN past 0xFFFF).
     fn assert_operand_reads_wrap(memory: &Memory) {
-        for addr in 0..=u16::MAX {
+        for at in 0..=0xFFFF + FETCH_OVERRUN {
+            let addr = at as u16;
             let next = addr.wrapping_add(1);
             let word = u16::from_le_bytes([memory.read(next), memory.read(next.wrapping_add(1))]);
-            assert_eq!(memory.read_after(addr), memory.read(next), "{addr:#06X}");
-            assert_eq!(memory.read_word_after(addr), word, "{addr:#06X}");
+            assert_eq!(memory.fetch(at), memory.read(addr), "{at:#07X}");
+            assert_eq!(memory.read_after(at), memory.read(next), "{at:#07X}");
+            assert_eq!(memory.read_word_after(at), word, "{at:#07X}");
             let word = u16::from_le_bytes([memory.read(addr), memory.read(next)]);
-            assert_eq!(memory.read_word(addr), word, "{addr:#06X}");
+            assert_eq!(memory.read_word(addr), word, "{at:#07X}");
         }
     }
 
@@ -206,6 +222,7 @@ mod tests {
 
         memory.write(0x0000, 0xA5);
         memory.write(0x0001, 0x5A);
+        memory.write(0x0007, 0x77);
         assert_eq!(
             memory.read_word(0xFFFF),
             u16::from_le_bytes([pattern[0xFFFF], 0xA5])

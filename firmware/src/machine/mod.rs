@@ -143,13 +143,18 @@ impl<S: BlockStorage> Bus for Devices<S> {
     }
 
     #[inline(always)]
-    fn read_after(&mut self, addr: u16) -> u8 {
-        self.memory.read_after(addr)
+    fn fetch(&mut self, at: usize) -> u8 {
+        self.memory.fetch(at)
     }
 
     #[inline(always)]
-    fn read_word_after(&mut self, addr: u16) -> u16 {
-        self.memory.read_word_after(addr)
+    fn read_after(&mut self, at: usize) -> u8 {
+        self.memory.read_after(at)
+    }
+
+    #[inline(always)]
+    fn read_word_after(&mut self, at: usize) -> u16 {
+        self.memory.read_word_after(at)
     }
 
     #[inline(always)]
