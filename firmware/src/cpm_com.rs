@@ -96,6 +96,11 @@ impl Bus for FlatRam {
     fn write(&mut self, addr: u16, value: u8) {
         self.0.write(addr, value)
     }
+
+    #[inline(always)]
+    fn write_word(&mut self, addr: u16, value: u16) {
+        self.0.write_word(addr, value)
+    }
     fn input(&mut self, _port: u8, _cycle: u64) -> u8 {
         0xFF
     }

@@ -77,6 +77,16 @@ pub trait Bus {
     }
     /// Writes `value` at `addr`; writes to ROM are the bus's to ignore.
     fn write(&mut self, addr: u16, value: u8);
+    /// Writes the little-endian word `value` at `addr` (high byte at `addr + 1`, wrapping
+    /// at 0xFFFF): CALL, RST, SHLD and XTHL. Override it when memory can store the word
+    /// in one access, so that a 16-bit read of it soon after is quick (see
+    /// `Memory::write_word`).
+    #[inline(always)]
+    fn write_word(&mut self, addr: u16, value: u16) {
+        let [lo, hi] = value.to_le_bytes();
+        self.write(addr, lo);
+        self.write(addr.wrapping_add(1), hi);
+    }
     /// `IN port`. `cycle` is the CPU's state count when the instruction started, so
     /// devices can model time without a clock of their own.
     fn input(&mut self, port: u8, cycle: u64) -> u8;

@@ -52,8 +52,10 @@ const COST: [i64; 256] = {
 
 /// The state budget of one batch and the number of instructions executed in it, packed
 /// in one integer so each instruction pays for both with a single subtraction:
-/// `(states left << COUNT_BITS) - instructions`. Since the count stays below
-/// `1 << COUNT_BITS`, the value is `<= 0` exactly when no states are left.
+/// `(states left << COUNT_BITS) - instructions - 1`. Since the count stays below
+/// `1 << COUNT_BITS`, the value is negative exactly when no states are left: one sign
+/// test, which the execute loop's dispatch ORs with another (the `- 1` saves it an
+/// instruction in every other dispatch).
 #[derive(Clone, Copy)]
 pub(super) struct Meter(i64);
 
@@ -62,20 +64,20 @@ impl Meter {
     #[inline(always)]
     pub(super) fn new(budget: u64) -> Self {
         debug_assert!(budget <= MAX_BATCH);
-        Meter((budget as i64) << COUNT_BITS)
+        Meter(((budget as i64) << COUNT_BITS) - 1)
     }
 
     /// Whether the budget is spent.
     #[inline(always)]
     pub(super) fn spent(self) -> bool {
-        self.0 <= 0
+        self.0 < 0
     }
 
     /// A value that is negative exactly when the budget is spent, so that this test can
     /// be ORed with other sign tests into one.
     #[inline(always)]
     pub(super) fn spent_sign(self) -> i64 {
-        self.0 - 1
+        self.0
     }
 
     /// Charges one instruction with opcode `op` at its [`STATES`].
@@ -104,12 +106,12 @@ impl Meter {
     #[inline(always)]
     pub(super) fn left(self) -> i64 {
         // The count is below 1 << COUNT_BITS, so rounding up recovers the states.
-        (self.0 + (1 << COUNT_BITS) - 1) >> COUNT_BITS
+        (self.0 + (1 << COUNT_BITS)) >> COUNT_BITS
     }
 
     /// Instructions charged so far.
     #[inline(always)]
     pub(super) fn instructions(self) -> u64 {
-        ((self.left() << COUNT_BITS) - self.0) as u64
+        ((self.left() << COUNT_BITS) - self.0 - 1) as u64
     }
 }

@@ -133,6 +133,34 @@ impl Memory {
         }
     }
 
+    /// Writes the little-endian word `value` at `addr` (high byte at `addr + 1`, wrapping
+    /// at 0xFFFF), as two [`Memory::write`]s would; bytes in ROM stay as they are.
+    ///
+    /// Both bytes go in one 16-bit store when they are in one plain-RAM page. A 16-bit
+    /// load of the word soon after (RET after CALL) then takes its value straight from
+    /// that store; after two byte stores the host makes it wait for both to reach the
+    /// cache, about 15 cycles (docs/cpu-performance.md, session 6).
+    #[inline(always)]
+    pub fn write_word(&mut self, addr: u16, value: u16) {
+        let a = addr as usize;
+        if self.pages[a / PAGE] == Page::Ram && a % PAGE != PAGE - 1 {
+            self.bytes[a..a + 2].copy_from_slice(&value.to_le_bytes());
+        } else {
+            self.write_word_bytes(addr, value);
+        }
+    }
+
+    /// [`Memory::write_word`] across a page end or into a page that is not plain RAM.
+    /// Out of line, so that the execute loop carries one call here rather than two
+    /// inlined writes with a call each.
+    #[cold]
+    #[inline(never)]
+    fn write_word_bytes(&mut self, addr: u16, value: u16) {
+        let [lo, hi] = value.to_le_bytes();
+        self.write(addr, lo);
+        self.write(addr.wrapping_add(1), hi);
+    }
+
     /// A write to a page that is not [`Page::Ram`]: ignored in ROM; in page 0, also
     /// copied past 0xFFFF; any other page becomes [`Page::Ram`].
     fn write_special(&mut self, page: Page, addr: u16, value: u8) {
@@ -211,6 +239,32 @@ mod tests {
             let word = u16::from_le_bytes([memory.read(addr), memory.read(next)]);
             assert_eq!(memory.read_word(addr), word, "{at:#07X}");
         }
+    }
+
+    #[test]
+    fn word_writes_equal_two_byte_writes_at_page_ends_rom_and_the_top() {
+        let mut words = Memory::new();
+        let mut bytes = Memory::new();
+        for memory in [&mut words, &mut bytes] {
+            memory.protect(0x1000, PAGE, true);
+            // One plain-RAM page (written before), one not written yet.
+            memory.write(0x2000, 0);
+        }
+        let addresses = [
+            0x0000, 0x0001, 0x00FF, 0x0FFE, 0x0FFF, 0x1000, 0x10FF, 0x2000, 0x2080, 0x20FF, 0x3080,
+            0xFFFE, 0xFFFF,
+        ];
+        for (i, addr) in addresses.into_iter().enumerate() {
+            let value = 0x1234u16.wrapping_mul(i as u16 + 1);
+            words.write_word(addr, value);
+            let [lo, hi] = value.to_le_bytes();
+            bytes.write(addr, lo);
+            bytes.write(addr.wrapping_add(1), hi);
+            assert_eq!(words.bytes(), bytes.bytes(), "{addr:#06X}");
+        }
+        assert_ne!(words.read_word(0x2080), 0);
+        assert_eq!(words.read_word(0x1000), 0);
+        assert_operand_reads_wrap(&words);
     }
 
     #[test]

@@ -162,6 +162,11 @@ impl<S: BlockStorage> Bus for Devices<S> {
         self.memory.write(addr, value)
     }
 
+    #[inline(always)]
+    fn write_word(&mut self, addr: u16, value: u16) {
+        self.memory.write_word(addr, value)
+    }
+
     fn input(&mut self, port: u8, cycle: u64) -> u8 {
         match port {
             0x00 => {
