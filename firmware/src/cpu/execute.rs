@@ -22,15 +22,16 @@
 //!
 //! What lives where during a batch, chosen by measurement (callgrind on CPUTEST, wall
 //! time on 8080EXM): PC, the meter, A and the flags ([`Alu`]), HL and SP are locals, so
-//! they stay in host registers; B, C, D, E stay in `self` (making them locals too ran
-//! out of host registers and was slower, DE alone too). Everything is written back when
+//! they can stay in host registers (register allocation still keeps some of them on
+//! the stack in places); B, C, D, E stay in `self` (making them locals too ran out of
+//! host registers and was slower, DE alone too). Everything is written back when
 //! the batch ends. The flags are lazy (see [`Alu`]): computing S, Z, P and AC only when
 //! read took CPUTEST from 16.0 to 15.6 host instructions per 8080 instruction.
 //!
 //! The dispatch is the opcode load, PC + 1, the meter subtraction and the jump through
-//! the `match`'s table. That jump is one instruction in host-sim's
-//! non-PIE build (`scripts/rustc-workspace-wrapper.sh`) and three in a PIE one, whose
-//! table holds offsets (load, add, jump). On hosts the loop holds the `match` twice and
+//! the `match`'s table. That jump is one instruction in host-sim's non-PIE build
+//! (`scripts/rustc-workspace-wrapper.sh`) and three in a PIE one, whose table holds
+//! offsets (load, add, jump). On hosts the loop holds the `match` twice and
 //! checks the budget once per pair ([`PAIRED`]).
 //!
 //! Threaded dispatch on hosts: the wrapper also lets LLVM copy a dispatch block of up
@@ -39,8 +40,8 @@
 //! then learns which instruction follows which, per arm, instead of guessing every
 //! target from one shared jump. That needs the dispatch to be one block with no branch
 //! of its own, so the second copy of a pair tests the budget with a `cmov`: a spent
-//! budget selects `EXIT_KEY` instead of the opcode, and the `match` sends it to the
-//! exit arm. Measured against a branch before each pair (docs/cpu-performance.md,
+//! budget (or a PC past 0xFFFF) selects `EXIT_KEY` instead of the opcode, and the
+//! `match` sends it to the exit arm. Measured against a branch before each pair (docs/cpu-performance.md,
 //! session 7): 8080EXM 20% faster, CP/M's ASM and MAC on a disk 17% faster, a loop
 //! through 136 different opcodes 5 times faster, MBASIC and 8K BASIC 2-8% slower (the
 //! machine's copy of the loop keeps A on the stack); CPUTEST 10.58 -> 11.09 host
@@ -52,8 +53,8 @@ use super::flags::Alu;
 use super::timing::{BRANCH_TAKEN_EXTRA, Meter, STATES};
 use super::{Bus, Cpu, Exit, FETCH_OVERRUN};
 
-/// The dispatch key of a checked copy whose budget is spent: past every opcode, so the
-/// `match` gets one arm more than the 256 opcodes.
+/// The dispatch key of a checked copy whose budget is spent or whose PC has run past
+/// 0xFFFF: past every opcode, so the `match` gets one arm more than the 256 opcodes.
 const EXIT_KEY: u16 = 0x100;
 
 /// Whether a checked copy's dispatch goes to the exit arm: the budget is spent, or the

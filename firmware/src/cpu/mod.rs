@@ -44,10 +44,11 @@ pub const FETCH_OVERRUN: usize = 6;
 /// addresses and 256 ports is valid on an 8080 (unmapped reads return what the machine
 /// decides, usually 0xFF). `read` and `write` sit on the hot path and should inline.
 pub trait Bus {
-    /// Reads the byte at `addr` (opcode fetches, operands and data alike). Reads must
-    /// have no side effects: the CPU skips some (a conditional jump not taken does not
-    /// read its address) and repeats others (an opcode fetched when a batch's budget
-    /// turns out spent is fetched again by the next batch).
+    /// Reads the byte at `addr`: data, and opcodes and operands too unless the bus
+    /// overrides [`Bus::fetch`], [`Bus::read_after`] and [`Bus::read_word_after`].
+    /// Reads must have no side effects: the CPU skips some (a conditional jump not taken
+    /// does not read its address) and repeats others (an opcode fetched when a batch's
+    /// budget turns out spent is fetched again by the next batch).
     fn read(&mut self, addr: u16) -> u8;
     /// Reads the little-endian word at `addr` (high byte from `addr + 1`, wrapping at
     /// 0xFFFF). Override it when memory can do this in one access: it serves every
