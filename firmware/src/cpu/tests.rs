@@ -31,7 +31,7 @@ impl Bus for TestBus {
     fn read(&mut self, addr: u16) -> u8 {
         self.memory.read(addr)
     }
-    // Memory's own word and operand reads, as the machine's bus uses them.
+    // Memory's own word and operand accesses, as the machine's bus uses them.
     fn read_word(&mut self, addr: u16) -> u16 {
         self.memory.read_word(addr)
     }
@@ -46,6 +46,9 @@ impl Bus for TestBus {
     }
     fn write(&mut self, addr: u16, value: u8) {
         self.memory.write(addr, value)
+    }
+    fn write_word(&mut self, addr: u16, value: u16) {
+        self.memory.write_word(addr, value)
     }
     fn input(&mut self, port: u8, _cycle: u64) -> u8 {
         port
