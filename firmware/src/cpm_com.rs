@@ -64,8 +64,9 @@ pub enum Status {
     },
 }
 
-/// The harness's bus: all 64 KiB are RAM. I/O ports read 0xFF (an empty data bus) and
-/// writes to them go nowhere: the conformance programs do no I/O.
+/// The harness's bus: all 64 KiB are RAM, so writes skip the page table
+/// ([`Memory::write_ram`]). I/O ports read 0xFF (an empty data bus) and writes to them
+/// go nowhere: the conformance programs do no I/O.
 struct FlatRam(Memory);
 
 impl Bus for FlatRam {
@@ -94,12 +95,12 @@ impl Bus for FlatRam {
     }
     #[inline(always)]
     fn write(&mut self, addr: u16, value: u8) {
-        self.0.write(addr, value)
+        self.0.write_ram(addr, value)
     }
 
     #[inline(always)]
     fn write_word(&mut self, addr: u16, value: u16) {
-        self.0.write_word(addr, value)
+        self.0.write_word_ram(addr, value)
     }
     fn input(&mut self, _port: u8, _cycle: u64) -> u8 {
         0xFF

@@ -6,19 +6,21 @@
 //! map ROM anywhere; the one exception is a conditional jump that is not taken, which
 //! skips its address without reading it (memory reads have no side effects). They are
 //! read relative to the opcode's address (`at`, [`Bus::read_after`] and
-//! [`Bus::read_word_after`]), which the dispatch already holds: memory keeps copies of
-//! its first bytes past 0xFFFF, so a taken JMP is one 16-bit load with no wrap test
-//! (CPUTEST 15.6 -> 13.6 host instructions per 8080 instruction).
+//! [`Bus::read_word_after`]), which the dispatch already holds: memory keeps a copy of
+//! itself past 0xFFFF, so a taken JMP is one 16-bit load with no wrap test (CPUTEST
+//! 15.6 -> 13.6 host instructions per 8080 instruction).
 //!
-//! The PC wraps late. The loop holds it as a `usize` and does not wrap it at 16 bits
-//! after each instruction: a fetch uses it as it is, up to [`FETCH_OVERRUN`] past
-//! 0xFFFF, where memory's copies of its first bytes make the fetch and its operands read
-//! the right bytes (see [`Bus::fetch`]). On hosts a checked copy of the `match` (below)
-//! sends a PC past 0xFFFF to its exit arm, which wraps it and carries on. So nothing
-//! stands between a taken jump's load of its target and the loads of the next
-//! instruction, where a zero-extension used to: CPUTEST 47-49 ms -> 40-43 ms in the
-//! benchmark binary, 8080EXM 3.61 s -> 3.51 s (best of three), for 11.09 -> 11.58 host
-//! instructions per 8080 instruction.
+//! The PC wraps late. On hosts the loop holds it as a `usize` and wraps it at 16 bits
+//! only when the batch ends: a fetch uses it as it is, up to [`FETCH_OVERRUN`] past
+//! 0xFFFF, where memory's copy of itself makes the fetch and its operands read the right
+//! bytes (see [`Bus::fetch`]). So nothing stands between a taken jump's load of its
+//! target and the loads of the next instruction, where a zero-extension used to
+//! (CPUTEST 47-49 ms -> 40-43 ms in the benchmark binary), and the budget check needs
+//! no test of the PC beside it. When memory kept copies of its first 8 bytes only, the
+//! checked copy of the `match` also sent a PC past 0xFFFF to its exit arm to be
+//! wrapped, two more instructions in every checked dispatch (see docs/cpu-performance.md,
+//! session 9, for what dropping them gained). A device, whose memory has no room for a
+//! second copy, wraps its PC at every fetch.
 //!
 //! What lives where during a batch, chosen by measurement (callgrind on CPUTEST, wall
 //! time on 8080EXM): PC, the meter, A and the flags ([`Alu`]), HL and SP are locals, so
@@ -40,8 +42,8 @@
 //! then learns which instruction follows which, per arm, instead of guessing every
 //! target from one shared jump. That needs the dispatch to be one block with no branch
 //! of its own, so the second copy of a pair tests the budget with a `cmov`: a spent
-//! budget (or a PC past 0xFFFF) selects `EXIT_KEY` instead of the opcode, and the
-//! `match` sends it to the exit arm. Measured against a branch before each pair
+//! budget selects `EXIT_KEY` instead of the opcode, and the `match` sends it to the
+//! exit arm. Measured against a branch before each pair
 //! (docs/cpu-performance.md, session 7): 8080EXM 20% faster, CP/M's ASM and MAC on a
 //! disk 17% faster, a loop through 136 different opcodes 5 times faster, MBASIC and 8K
 //! BASIC 2-8% slower (the machine's copy of the loop keeps A on the stack); CPUTEST
@@ -53,19 +55,9 @@ use super::flags::Alu;
 use super::timing::{BRANCH_TAKEN_EXTRA, Meter, STATES};
 use super::{Bus, Cpu, Exit, FETCH_OVERRUN};
 
-/// The dispatch key of a checked copy whose budget is spent or whose PC has run past
-/// 0xFFFF: past every opcode, so the `match` gets one arm more than the 256 opcodes.
+/// The dispatch key of a checked copy whose budget is spent: past every opcode, so the
+/// `match` gets one arm more than the 256 opcodes.
 const EXIT_KEY: u16 = 0x100;
-
-/// Whether a checked copy's dispatch goes to the exit arm: the budget is spent, or the
-/// PC has run past 0xFFFF and must wrap. One sign test of an OR: written as two tests
-/// joined by `|`, LLVM splits the select in two and turns one half into a branch, and a
-/// dispatch with a branch is no longer copied into the arms (a loop through 136
-/// different opcodes, OPCODES in the benchmark, 71-73 ms -> 99-123 ms).
-#[inline(always)]
-fn exit_due(meter: Meter, at: usize) -> bool {
-    (meter.spent_sign() | (0xFFFF - at as i64)) < 0
-}
 
 /// Reads the 8-bit operand of the instruction at `at` and moves PC past it.
 #[inline(always)]
@@ -142,14 +134,17 @@ fn jump_if<B: Bus>(bus: &mut B, at: usize, pc: &mut usize, taken: bool) {
     }
 }
 
-/// Pushes `v` (high byte first, at SP - 1).
+/// Pushes `v`: the word at SP - 2, its high byte at SP - 1.
+///
+/// One word store ([`Bus::write_word`]), so that a POP's 16-bit load soon after gets
+/// the value straight from it; after two byte stores the host makes that load wait for
+/// both (docs/cpu-performance.md, session 6). Sessions 6 to 8 measured it slower in one
+/// copy of the loop or the other, through register allocation; since memory is one
+/// array with a whole copy of itself (session 9) it is faster in both.
 #[inline(always)]
 pub(super) fn push<B: Bus>(bus: &mut B, sp: &mut u16, v: u16) {
-    let [hi, lo] = v.to_be_bytes();
-    *sp = sp.wrapping_sub(1);
-    bus.write(*sp, hi);
-    *sp = sp.wrapping_sub(1);
-    bus.write(*sp, lo);
+    *sp = sp.wrapping_sub(2);
+    bus.write_word(*sp, v);
 }
 
 /// Pops a word.
@@ -162,11 +157,7 @@ fn pop<B: Bus>(bus: &mut B, sp: &mut u16) -> u16 {
 
 /// CALL and RST: pushes PC (the return address) and jumps to `target`.
 ///
-/// The return address goes in one word store ([`Bus::write_word`]), so that the RET's
-/// 16-bit load gets it without waiting. PUSH ([`push`]) stores two bytes: with it as a
-/// word store too, the STACK benchmark took 35 ms rather than 58, but host-sim's loop
-/// for `.COM` programs spilled two more values to the stack, and CPUTEST rose to 12.06
-/// host instructions per 8080 instruction (from 11.57) and OPCODES took 58 ms (from 54).
+/// The return address goes in one word store, as for [`push`], which RET reads back.
 #[inline(always)]
 fn call<B: Bus>(bus: &mut B, pc: &mut usize, sp: &mut u16, target: u16) {
     *sp = sp.wrapping_sub(2);
@@ -230,17 +221,17 @@ impl Cpu {
         // the module docs for why).
         macro_rules! instruction {
             (checked: $checked:expr) => {
-                // Hosts wrap the PC in the exit arm; a device's loop has no checked copy.
+                // Hosts wrap the PC when the batch ends (module docs); a device here.
                 let at = if PAIRED { pc } else { pc & 0xFFFF };
-                // SAFETY: `at` is at most FETCH_OVERRUN past 0xFFFF. The PC starts a batch
-                // below 0x10000; jumps, calls, returns and PCHL set it from 16-bit values;
-                // otherwise it moves past one instruction, at most 3 bytes. On a device
-                // it wraps at every fetch. On hosts a checked copy runs only an `at` up
-                // to 0xFFFF (the exit arm wraps a larger one), so the unchecked copy
-                // after it fetches at most 3 past 0xFFFF and the next checked one at most
-                // 6. Telling LLVM so removes the bounds tests of the fetch and operand
+                // SAFETY: `at` is at most FETCH_OVERRUN past 0xFFFF. On a device it wraps
+                // at every fetch. On hosts the PC starts a batch below 0x10000; jumps,
+                // calls, returns and PCHL set it from 16-bit values; otherwise it moves
+                // past one instruction, at most 3 bytes, and a batch of at most
+                // MAX_BATCH states runs at most MAX_BATCH / 4 + 2 instructions (each
+                // costs 4 states or more, and the budget is checked before every second
+                // one). Telling LLVM so removes the bounds tests of the fetch and operand
                 // loads; without them the dispatch is no longer copied into the arms
-                // and OPCODES takes 132 ms rather than 72 ms.
+                // and OPCODES takes 132 ms rather than 72 ms (session 8).
                 #[allow(unsafe_code)]
                 unsafe {
                     core::hint::assert_unchecked(at <= 0xFFFF + FETCH_OVERRUN)
@@ -248,7 +239,7 @@ impl Cpu {
                 let op = bus.fetch(at);
                 pc = at + 1;
                 let key = if $checked {
-                    core::hint::select_unpredictable(exit_due(meter, at), EXIT_KEY, u16::from(op))
+                    core::hint::select_unpredictable(meter.spent(), EXIT_KEY, u16::from(op))
                 } else {
                     u16::from(op)
                 };
@@ -580,16 +571,12 @@ impl Cpu {
                             break Exit::Budget;
                         }
                     }
-                    // A checked copy found the budget spent or the PC past 0xFFFF: this
-                    // instruction does not run here. The PC wraps, and the batch goes on
-                    // while states are left.
+                    // A checked copy found the budget spent: this instruction does not
+                    // run in this batch (the PC wraps as the batch ends, below).
                     EXIT_KEY => {
-                        pc = at & 0xFFFF;
+                        pc = at;
                         meter.refund(op);
-                        if meter.spent() {
-                            break Exit::Budget;
-                        }
-                        continue;
+                        break Exit::Budget;
                     }
                     // SAFETY: `key` is an opcode (0x00-0xFF) or EXIT_KEY, and each of those
                     // has an arm above. Telling LLVM so lets the dispatch jump through the

@@ -33,10 +33,16 @@ mod tests;
 /// each instruction.
 pub const PAIRED: bool = cfg!(not(target_os = "none"));
 
-/// How far past 0xFFFF the address of an opcode fetch may run: the execute loop wraps
-/// its PC at 16 bits only where it checks the budget, so an address there may exceed
-/// 0xFFFF by the lengths of two instructions, 3 bytes each (see [`Bus::fetch`]).
-pub const FETCH_OVERRUN: usize = 6;
+/// How far past 0xFFFF the address of an opcode fetch may run (see [`Bus::fetch`]).
+/// With [`PAIRED`] the execute loop wraps its PC at 16 bits only when a batch ends, so
+/// straight-line code may run a whole batch past 0xFFFF: at most `MAX_BATCH / 4 + 2`
+/// instructions (4 states is the cheapest, and the budget is checked before every
+/// second one), 3 bytes each. Without it the PC wraps at every fetch.
+pub const FETCH_OVERRUN: usize = if PAIRED {
+    3 * (timing::MAX_BATCH as usize / 4 + 2)
+} else {
+    0
+};
 
 /// The CPU's window on the machine: memory and I/O ports.
 ///
@@ -58,8 +64,8 @@ pub trait Bus {
         u16::from_le_bytes([self.read(addr), self.read(addr.wrapping_add(1))])
     }
     /// Reads the opcode at `at`, which may run up to [`FETCH_OVERRUN`] past 0xFFFF:
-    /// such an address stands for `at - 0x10000`. Override it when memory keeps copies
-    /// of its first bytes past 0xFFFF, so that every fetch is one load with no wrap.
+    /// such an address stands for `at - 0x10000`. Override it when memory keeps a copy
+    /// of itself past 0xFFFF, so that every fetch is one load with no wrap.
     #[inline(always)]
     fn fetch(&mut self, at: usize) -> u8 {
         self.read(at as u16)
@@ -79,7 +85,7 @@ pub trait Bus {
     /// Writes `value` at `addr`; writes to ROM are the bus's to ignore.
     fn write(&mut self, addr: u16, value: u8);
     /// Writes the little-endian word `value` at `addr` (high byte at `addr + 1`, wrapping
-    /// at 0xFFFF): CALL, RST, SHLD and XTHL. Override it when memory can store the word
+    /// at 0xFFFF): PUSH, CALL, RST, SHLD and XTHL. Override it when memory can store the word
     /// in one access, so that a 16-bit read of it soon after is quick (see
     /// `Memory::write_word`).
     #[inline(always)]

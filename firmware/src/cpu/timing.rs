@@ -33,10 +33,14 @@ pub const STATES: [u8; 256] = [
 /// Low bits of a [`Meter`] that count instructions.
 const COUNT_BITS: u32 = 32;
 
-/// The largest budget one [`Meter`] can hold: its states, shifted by [`COUNT_BITS`], must
-/// fit an `i64` with room for the last instruction's overshoot, and a batch of at most
-/// `MAX_BATCH / 4 + 1` instructions (4 states is the cheapest) must fit the count bits.
-pub(super) const MAX_BATCH: u64 = 1 << 30;
+/// The largest budget of one batch; [`Cpu::run`](super::Cpu::run) splits a larger one.
+/// It bounds how far straight-line code can run past 0xFFFF before the batch ends and
+/// the PC wraps ([`FETCH_OVERRUN`](super::FETCH_OVERRUN)), so memory's copy of itself
+/// past 0xFFFF stays within one address space. (A [`Meter`] could hold up to 2^30: its
+/// states, shifted by [`COUNT_BITS`], must fit an `i64`, and its instructions the count
+/// bits.) A batch of 65,536 states is 16,384 instructions or more, so the cost of
+/// starting one is lost in the noise.
+pub(super) const MAX_BATCH: u64 = 1 << 16;
 
 /// What one instruction costs a [`Meter`]: its states above the count bits, plus one
 /// instruction below them.
@@ -54,8 +58,7 @@ const COST: [i64; 256] = {
 /// in one integer so each instruction pays for both with a single subtraction:
 /// `(states left << COUNT_BITS) - instructions - 1`. Since the count stays below
 /// `1 << COUNT_BITS`, the value is negative exactly when no states are left: one sign
-/// test, which the execute loop's dispatch ORs with another (the `- 1` saves it an
-/// instruction in every other dispatch).
+/// test, which the execute loop's dispatch turns into a `cmov`.
 #[derive(Clone, Copy)]
 pub(super) struct Meter(i64);
 
@@ -71,13 +74,6 @@ impl Meter {
     #[inline(always)]
     pub(super) fn spent(self) -> bool {
         self.0 < 0
-    }
-
-    /// A value that is negative exactly when the budget is spent, so that this test can
-    /// be ORed with other sign tests into one.
-    #[inline(always)]
-    pub(super) fn spent_sign(self) -> i64 {
-        self.0
     }
 
     /// Charges one instruction with opcode `op` at its [`STATES`].
