@@ -9,7 +9,9 @@
 //! `expected/<name>.out` byte for byte and our instruction and state counts must equal
 //! the reference table; otherwise the benchmark fails, because the speed of a wrong result
 //! is meaningless. The table shows the best wall time of N runs, our emulated instructions
-//! per second, and the ratio intel8080 time / our time.
+//! per second, and the ratio intel8080 time / our time. The two engines take turns, one
+//! run each, so that both best runs come from the same stretches of a machine whose speed
+//! drifts (on this project's machines by 30-40% for minutes at a time).
 //!
 //! Host instructions per 8080 instruction need callgrind (this machine class has no
 //! hardware counters): `scripts/bench-cpu.sh` runs this benchmark and then callgrind.
@@ -354,24 +356,25 @@ fn bench_program(dir: &Path, program: &'static Program, options: &Options) -> Re
         Source::Built(assemble) => (assemble(), Vec::new()),
     };
     let runs = options.runs.unwrap_or(program.runs);
-    let ours = if options.engines == Engines::TheirsOnly {
-        None
-    } else {
-        Some(best_of(program, "ours", runs, &expected, || {
-            run_ours(&image)
-        })?)
-    };
-    let theirs = if options.engines == Engines::OursOnly {
-        None
-    } else {
-        Some(best_of(program, "intel8080", runs, &expected, || {
-            run_theirs(&image)
-        })?)
-    };
+    let mut ours = (options.engines != Engines::TheirsOnly).then(|| Side {
+        engine: "ours",
+        run: Box::new(|| run_ours(&image)),
+        best: None,
+    });
+    let mut theirs = (options.engines != Engines::OursOnly).then(|| Side {
+        engine: "intel8080",
+        run: Box::new(|| run_theirs(&image)),
+        best: None,
+    });
+    for i in 1..=runs {
+        for side in [ours.as_mut(), theirs.as_mut()].into_iter().flatten() {
+            side.run_once(program, i, runs, &expected)?;
+        }
+    }
     Ok(Row {
         name: program.name,
-        ours,
-        theirs,
+        ours: ours.and_then(|side| side.best),
+        theirs: theirs.and_then(|side| side.best),
     })
 }
 
@@ -379,22 +382,33 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Runs `program` `runs` times on one engine, checking every run, and keeps the fastest.
-fn best_of(
-    program: &Program,
-    engine: &str,
-    runs: usize,
-    expected: &[u8],
-    mut run: impl FnMut() -> Result<Run, String>,
-) -> Result<Best, String> {
-    let mut best: Option<Best> = None;
-    for i in 1..=runs {
-        eprint!("{} on {engine}: run {i}/{runs} ... ", program.name);
-        let result = run().map_err(|e| format!("{} on {engine}: {e}", program.name))?;
+/// One engine's runs of one program: how to run it, and its fastest run so far.
+struct Side<'a> {
+    engine: &'static str,
+    run: Box<dyn FnMut() -> Result<Run, String> + 'a>,
+    best: Option<Best>,
+}
+
+impl Side<'_> {
+    /// Run `i` of `runs`: runs the program once, checks it, and keeps it if fastest.
+    fn run_once(
+        &mut self,
+        program: &Program,
+        i: usize,
+        runs: usize,
+        expected: &[u8],
+    ) -> Result<(), String> {
+        let (name, engine) = (program.name, self.engine);
+        eprint!("{name} on {engine}: run {i}/{runs} ... ");
+        let result = (self.run)().map_err(|e| format!("{name} on {engine}: {e}"))?;
         eprintln!("{}", seconds(result.elapsed));
         check(program, engine, &result, expected)?;
-        if best.as_ref().is_none_or(|b| result.elapsed < b.elapsed) {
-            best = Some(Best {
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|b| result.elapsed < b.elapsed)
+        {
+            self.best = Some(Best {
                 elapsed: result.elapsed,
                 instructions: result.instructions,
                 runs,
@@ -403,12 +417,12 @@ fn best_of(
         if i == 1 {
             // Machine-readable, for scripts/bench-cpu.sh under callgrind.
             eprintln!(
-                "{engine} {}: instructions={} cycles={}",
-                program.name, result.instructions, result.cycles
+                "{engine} {name}: instructions={} cycles={}",
+                result.instructions, result.cycles
             );
         }
+        Ok(())
     }
-    best.ok_or_else(|| "no runs".to_owned())
 }
 
 /// Fails unless the output is byte-exact and the counts match the reference table. The
@@ -527,7 +541,7 @@ fn theirs_bdos(cpu: &intel8080::cpu::CPU, output: &mut Vec<u8>) {
 fn print_table(rows: &[Row]) {
     println!();
     println!(
-        "wall time is the best of N runs; intel8080 is the crate, version {INTEL8080_VERSION}"
+        "wall time is the best of N runs, the engines in turns; intel8080 is the crate, version {INTEL8080_VERSION}"
     );
     println!(
         "{:<8} {:>4} {:>10} {:>14} {:>10} {:>8}",
