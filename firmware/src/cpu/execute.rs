@@ -139,8 +139,11 @@ fn jump_if<B: Bus>(bus: &mut B, at: usize, pc: &mut usize, taken: bool) {
 /// One word store ([`Bus::write_word`]), so that a POP's 16-bit load soon after gets
 /// the value straight from it; after two byte stores the host makes that load wait for
 /// both (docs/cpu-performance.md, session 6). Sessions 6 to 8 measured it slower in one
-/// copy of the loop or the other, through register allocation; since memory is one
-/// array with a whole copy of itself (session 9) it is faster in both.
+/// copy of the loop or the other, through register allocation. Since memory is one
+/// array with a whole copy of itself (session 9), two byte stores cost more host
+/// instructions per 8080 instruction on 8080EXM (12.61 against 11.98), 8K BASIC (11.64
+/// against 11.30) and CP/M's assemblers (15.84 against 15.56); CPUTEST runs fewer
+/// (10.08 against 10.81) but takes longer (53.3 ms against 40.6 ms).
 #[inline(always)]
 pub(super) fn push<B: Bus>(bus: &mut B, sp: &mut u16, v: u16) {
     *sp = sp.wrapping_sub(2);

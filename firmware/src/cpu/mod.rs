@@ -85,8 +85,8 @@ pub trait Bus {
     /// Writes `value` at `addr`; writes to ROM are the bus's to ignore.
     fn write(&mut self, addr: u16, value: u8);
     /// Writes the little-endian word `value` at `addr` (high byte at `addr + 1`, wrapping
-    /// at 0xFFFF): PUSH, CALL, RST, SHLD and XTHL. Override it when memory can store the word
-    /// in one access, so that a 16-bit read of it soon after is quick (see
+    /// at 0xFFFF): PUSH, CALL, RST, SHLD and XTHL. Override it when memory can store the
+    /// word in one access, so that a 16-bit read of it soon after is quick (see
     /// `Memory::write_word`).
     #[inline(always)]
     fn write_word(&mut self, addr: u16, value: u16) {
