@@ -206,9 +206,9 @@ impl Memory {
     /// at 0xFFFF), as two [`Memory::write`]s would; bytes in ROM stay as they are.
     ///
     /// Both bytes go in one 16-bit store when they are in one plain-RAM page. A 16-bit
-    /// load of the word soon after (RET after CALL) then takes its value straight from
-    /// that store; after two byte stores the host makes it wait for both to reach the
-    /// cache, about 15 cycles (docs/cpu-performance.md, session 6).
+    /// load of the word soon after (POP after PUSH, RET after CALL) then takes its value
+    /// straight from that store; after two byte stores the host makes it wait for both to
+    /// reach the cache, about 15 cycles (docs/cpu-performance.md, session 6).
     #[inline(always)]
     pub fn write_word(&mut self, addr: u16, value: u16) {
         let a = addr as usize;
