@@ -42,8 +42,8 @@
 //! then learns which instruction follows which, per arm, instead of guessing every
 //! target from one shared jump. That needs the dispatch to be one block with no branch
 //! of its own, so the second copy of a pair tests the budget with a `cmov`: a spent
-//! budget selects `EXIT_KEY` instead of the opcode, and the `match` sends it to the
-//! exit arm. Measured against a branch before each pair
+//! budget selects `EXIT_KEY` instead of the opcode (from memory on x86-64, see
+//! [`checked_key`]), and the `match` sends it to the exit arm. Measured against a branch before each pair
 //! (docs/cpu-performance.md, session 7): 8080EXM 20% faster, CP/M's ASM and MAC on a
 //! disk 17% faster, a loop through 136 different opcodes 5 times faster, MBASIC and 8K
 //! BASIC 2-8% slower (the machine's copy of the loop keeps A on the stack); CPUTEST
@@ -57,7 +57,47 @@ use super::{Bus, Cpu, Exit, FETCH_OVERRUN};
 
 /// The dispatch key of a checked copy whose budget is spent: past every opcode, so the
 /// `match` gets one arm more than the 256 opcodes.
-const EXIT_KEY: u16 = 0x100;
+const EXIT_KEY: usize = 0x100;
+
+/// [`EXIT_KEY`] as a word in memory, for [`checked_key`]'s `cmov` to read.
+#[cfg(target_arch = "x86_64")]
+static EXIT_KEY_WORD: u32 = EXIT_KEY as u32;
+
+/// The dispatch key of a checked copy: the opcode, or [`EXIT_KEY`] once the budget is
+/// spent.
+///
+/// On x86-64 the `cmov` takes `EXIT_KEY` from memory rather than from a register, in
+/// `asm!` because LLVM folds any load of a constant. That is one more load in every
+/// checked dispatch, which is what it is for: how fast CPUTEST's `INR A; JNZ` runs
+/// depends on how many loads the pair issues, and with 7 it takes a third longer than
+/// with 8 (44 ms against 34 ms, best of 15; a microbenchmark of the two arms gives 7
+/// and 10 loads slow, 8 and 9 fast; docs/cpu-performance.md, session 10). 8080EXM runs
+/// as fast either way.
+#[inline(always)]
+fn checked_key(meter: Meter, op: u8) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut key = usize::from(op);
+        // SAFETY: the two instructions read the immutable static `EXIT_KEY_WORD` and
+        // write `key` and the flags, nothing else; a 32-bit `cmov` zero-extends `key`.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::asm!(
+                "test {meter}, {meter}",
+                "cmovs {key:e}, dword ptr [rip + {exit}]",
+                meter = in(reg) meter.packed(),
+                key = inout(reg) key,
+                exit = sym EXIT_KEY_WORD,
+                options(pure, readonly, nostack),
+            );
+        }
+        key
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        core::hint::select_unpredictable(meter.spent(), EXIT_KEY, usize::from(op))
+    }
+}
 
 /// Reads the 8-bit operand of the instruction at `at` and moves PC past it.
 #[inline(always)]
@@ -77,9 +117,8 @@ fn imm16<B: Bus>(bus: &mut B, at: usize, pc: &mut usize) -> u16 {
 
 /// DAD: returns HL + value and the carry out of bit 15 (the only flag DAD changes).
 #[inline(always)]
-fn dad(hl: u16, value: u16) -> (u16, u8) {
-    let (sum, carry) = hl.overflowing_add(value);
-    (sum, carry as u8)
+fn dad(hl: u16, value: u16) -> (u16, bool) {
+    hl.overflowing_add(value)
 }
 
 /// The high byte of a register pair (B, D, H).
@@ -242,9 +281,9 @@ impl Cpu {
                 let op = bus.fetch(at);
                 pc = at + 1;
                 let key = if $checked {
-                    core::hint::select_unpredictable(meter.spent(), EXIT_KEY, u16::from(op))
+                    checked_key(meter, op)
                 } else {
-                    u16::from(op)
+                    usize::from(op)
                 };
                 meter.charge(op);
                 match key {
@@ -333,8 +372,8 @@ impl Cpu {
                     0x1F => alu.rar(),                      // RAR
                     0x27 => alu.daa(),                      // DAA
                     0x2F => alu.a = !alu.a,                 // CMA
-                    0x37 => alu.cy = 1,                     // STC
-                    0x3F => alu.cy ^= 1,                    // CMC
+                    0x37 => alu.cy = true,                  // STC
+                    0x3F => alu.cy = !alu.cy,               // CMC
 
                     // --- 0x40-0x7F: MOV dst,src and HLT ---
                     // HLT
@@ -406,14 +445,14 @@ impl Cpu {
                     0x7D => alu.a = lo(hl),                 // MOV A,L
                     0x7E => alu.a = bus.read(hl),           // MOV A,M
                     0x7F => {}                              // MOV A,A
-                    0x80 => alu.add(self.b, 0),             // ADD B
-                    0x81 => alu.add(self.c, 0),             // ADD C
-                    0x82 => alu.add(self.d, 0),             // ADD D
-                    0x83 => alu.add(self.e, 0),             // ADD E
-                    0x84 => alu.add(hi(hl), 0),             // ADD H
-                    0x85 => alu.add(lo(hl), 0),             // ADD L
-                    0x86 => alu.add(bus.read(hl), 0),       // ADD M
-                    0x87 => alu.add(alu.a, 0),              // ADD A
+                    0x80 => alu.add(self.b, false),         // ADD B
+                    0x81 => alu.add(self.c, false),         // ADD C
+                    0x82 => alu.add(self.d, false),         // ADD D
+                    0x83 => alu.add(self.e, false),         // ADD E
+                    0x84 => alu.add(hi(hl), false),         // ADD H
+                    0x85 => alu.add(lo(hl), false),         // ADD L
+                    0x86 => alu.add(bus.read(hl), false),   // ADD M
+                    0x87 => alu.add(alu.a, false),          // ADD A
                     0x88 => alu.add(self.b, alu.cy),        // ADC B
                     0x89 => alu.add(self.c, alu.cy),        // ADC C
                     0x8A => alu.add(self.d, alu.cy),        // ADC D
@@ -422,14 +461,14 @@ impl Cpu {
                     0x8D => alu.add(lo(hl), alu.cy),        // ADC L
                     0x8E => alu.add(bus.read(hl), alu.cy),  // ADC M
                     0x8F => alu.add(alu.a, alu.cy),         // ADC A
-                    0x90 => alu.sub(self.b, 0),             // SUB B
-                    0x91 => alu.sub(self.c, 0),             // SUB C
-                    0x92 => alu.sub(self.d, 0),             // SUB D
-                    0x93 => alu.sub(self.e, 0),             // SUB E
-                    0x94 => alu.sub(hi(hl), 0),             // SUB H
-                    0x95 => alu.sub(lo(hl), 0),             // SUB L
-                    0x96 => alu.sub(bus.read(hl), 0),       // SUB M
-                    0x97 => alu.sub(alu.a, 0),              // SUB A
+                    0x90 => alu.sub(self.b, false),         // SUB B
+                    0x91 => alu.sub(self.c, false),         // SUB C
+                    0x92 => alu.sub(self.d, false),         // SUB D
+                    0x93 => alu.sub(self.e, false),         // SUB E
+                    0x94 => alu.sub(hi(hl), false),         // SUB H
+                    0x95 => alu.sub(lo(hl), false),         // SUB L
+                    0x96 => alu.sub(bus.read(hl), false),   // SUB M
+                    0x97 => alu.sub(alu.a, false),          // SUB A
                     0x98 => alu.sub(self.b, alu.cy),        // SBB B
                     0x99 => alu.sub(self.c, alu.cy),        // SBB C
                     0x9A => alu.sub(self.d, alu.cy),        // SBB D
@@ -475,8 +514,8 @@ impl Cpu {
                     0xC3 | 0xCB => jump_if(bus, at, &mut pc, true), // JMP, *JMP (0xCB)
                     0xC2 => jump_if(bus, at, &mut pc, !alu.zero()), // JNZ
                     0xCA => jump_if(bus, at, &mut pc, alu.zero()),  // JZ
-                    0xD2 => jump_if(bus, at, &mut pc, alu.cy == 0), // JNC
-                    0xDA => jump_if(bus, at, &mut pc, alu.cy != 0), // JC
+                    0xD2 => jump_if(bus, at, &mut pc, !alu.cy),     // JNC
+                    0xDA => jump_if(bus, at, &mut pc, alu.cy),      // JC
                     0xE2 => jump_if(bus, at, &mut pc, !alu.parity_even()), // JPO
                     0xEA => jump_if(bus, at, &mut pc, alu.parity_even()), // JPE
                     0xF2 => jump_if(bus, at, &mut pc, !alu.sign()), // JP
@@ -489,8 +528,8 @@ impl Cpu {
                     }
                     0xC4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, !alu.zero()), // CNZ
                     0xCC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.zero()),  // CZ
-                    0xD4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.cy == 0), // CNC
-                    0xDC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.cy != 0), // CC
+                    0xD4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, !alu.cy),     // CNC
+                    0xDC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.cy),      // CC
                     0xE4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, !alu.parity_even()), // CPO
                     0xEC => call_if(bus, at, &mut pc, &mut sp, &mut meter, alu.parity_even()), // CPE
                     0xF4 => call_if(bus, at, &mut pc, &mut sp, &mut meter, !alu.sign()), // CP
@@ -498,8 +537,8 @@ impl Cpu {
                     0xC9 | 0xD9 => pc = pop(bus, &mut sp).into(), // RET, *RET (0xD9)
                     0xC0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.zero()), // RNZ
                     0xC8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.zero()), // RZ
-                    0xD0 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy == 0), // RNC
-                    0xD8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy != 0), // RC
+                    0xD0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.cy),    // RNC
+                    0xD8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.cy),     // RC
                     0xE0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.parity_even()), // RPO
                     0xE8 => ret_if(bus, &mut pc, &mut sp, &mut meter, alu.parity_even()), // RPE
                     0xF0 => ret_if(bus, &mut pc, &mut sp, &mut meter, !alu.sign()), // RP
@@ -534,9 +573,9 @@ impl Cpu {
                         self.set_de(hl);
                         hl = de
                     }
-                    0xC6 => alu.add(imm8(bus, at, &mut pc), 0), // ADI
+                    0xC6 => alu.add(imm8(bus, at, &mut pc), false), // ADI
                     0xCE => alu.add(imm8(bus, at, &mut pc), alu.cy), // ACI
-                    0xD6 => alu.sub(imm8(bus, at, &mut pc), 0), // SUI
+                    0xD6 => alu.sub(imm8(bus, at, &mut pc), false), // SUI
                     0xDE => alu.sub(imm8(bus, at, &mut pc), alu.cy), // SBI
                     0xE6 => alu.and(imm8(bus, at, &mut pc)),    // ANI
                     0xEE => alu.xor(imm8(bus, at, &mut pc)),    // XRI

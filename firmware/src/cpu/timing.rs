@@ -30,17 +30,21 @@ pub const STATES: [u8; 256] = [
      5, 10, 10,  4, 11, 11,  7, 11,  5,  5, 10,  4, 11, 17,  7, 11, // Fx
 ];
 
-/// Low bits of a [`Meter`] that count instructions.
-const COUNT_BITS: u32 = 32;
+/// Low bits of a [`Meter`] that count instructions: room for the most one batch can run,
+/// `MAX_BATCH / 4 + 2`. No more than that, so that a taken conditional CALL or RET charges
+/// its extra states with a 32-bit immediate (`6 << 16`); with 32 count bits LLVM kept
+/// `6 << 32` in a host register through the whole loop, and 8080EXM ran 7% more host
+/// instructions (docs/cpu-performance.md, session 10).
+const COUNT_BITS: u32 = 16;
 
 /// The largest budget of one batch; [`Cpu::run`](super::Cpu::run) splits a larger one.
 /// It bounds how far straight-line code can run past 0xFFFF before the batch ends and
 /// the PC wraps ([`FETCH_OVERRUN`](super::FETCH_OVERRUN)), so memory's copy of itself
-/// past 0xFFFF stays within one address space. (A [`Meter`] could hold up to 2^30: its
-/// states, shifted by [`COUNT_BITS`], must fit an `i64`, and its instructions the count
-/// bits.) A batch of 65,536 states is 16,384 instructions or more, so the cost of
-/// starting one is lost in the noise.
+/// past 0xFFFF stays within one address space, and the instructions a [`Meter`] counts
+/// fit its [`COUNT_BITS`]. A batch of 65,536 states is 3,640 instructions or more (18
+/// states at most each), so the cost of starting one is lost in the noise.
 pub(super) const MAX_BATCH: u64 = 1 << 16;
+const _: () = assert!(MAX_BATCH / 4 + 2 < 1 << COUNT_BITS);
 
 /// What one instruction costs a [`Meter`]: its states above the count bits, plus one
 /// instruction below them.
@@ -68,6 +72,13 @@ impl Meter {
     pub(super) fn new(budget: u64) -> Self {
         debug_assert!(budget <= MAX_BATCH);
         Meter(((budget as i64) << COUNT_BITS) - 1)
+    }
+
+    /// The packed value: negative exactly when the budget is spent.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub(super) fn packed(self) -> i64 {
+        self.0
     }
 
     /// Whether the budget is spent.
