@@ -43,11 +43,11 @@
 //! target from one shared jump. That needs the dispatch to be one block with no branch
 //! of its own, so the second copy of a pair tests the budget with a `cmov`: a spent
 //! budget selects `EXIT_KEY` instead of the opcode (from memory on x86-64, see
-//! [`checked_key`]), and the `match` sends it to the exit arm. Measured against a branch before each pair
-//! (docs/cpu-performance.md, session 7): 8080EXM 20% faster, CP/M's ASM and MAC on a
-//! disk 17% faster, a loop through 136 different opcodes 5 times faster, MBASIC and 8K
-//! BASIC 2-8% slower (the machine's copy of the loop keeps A on the stack); CPUTEST
-//! 10.58 -> 11.09 host instructions per 8080 instruction.
+//! [`checked_key`]), and the `match` sends it to the exit arm. Measured against a
+//! branch before each pair (docs/cpu-performance.md, session 7): 8080EXM 20% faster,
+//! CP/M's ASM and MAC on a disk 17% faster, a loop through 136 different opcodes 5
+//! times faster, MBASIC and 8K BASIC 2-8% slower (the machine's copy of the loop keeps
+//! A on the stack); CPUTEST 10.58 -> 11.09 host instructions per 8080 instruction.
 //!
 //! [`PAIRED`]: super::PAIRED
 

@@ -117,9 +117,10 @@ const LAZY_FORM: [u32; 256] = {
 ///   carry into bit 4; other operations store whatever gives their AC.
 /// - CY is apart, a `bool`. As a `u8` (0 or 1), LLVM gave it a different host
 ///   register in each copy of the `match` and copied it from one to the other in
-///   every arm, about one host instruction in eleven; as a `bool` it keeps one
-///   (8080EXM 11.24 -> 10.82 host instructions per 8080 instruction, 8K BASIC 11.30 ->
-///   10.23, CP/M's assemblers 15.56 -> 14.22; docs/cpu-performance.md, session 10).
+///   every arm, about one host instruction in eleven; as a `bool` it keeps one home,
+///   a register or a stack slot (8080EXM 11.24 -> 10.82 host instructions per 8080
+///   instruction, 8K BASIC 11.30 -> 10.23, CP/M's assemblers 15.56 -> 14.22;
+///   docs/cpu-performance.md, session 10).
 #[derive(Clone, Copy)]
 pub(super) struct Alu {
     /// Accumulator.
