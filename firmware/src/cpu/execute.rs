@@ -199,11 +199,10 @@ fn pop<B: Bus>(bus: &mut B, sp: &mut u16) -> u16 {
 
 /// CALL and RST: pushes PC (the return address) and jumps to `target`.
 ///
-/// The return address goes in one word store, as for [`push`], which RET reads back.
+/// The return address goes in one word store ([`push`]), which RET reads back.
 #[inline(always)]
 fn call<B: Bus>(bus: &mut B, pc: &mut usize, sp: &mut u16, target: u16) {
-    *sp = sp.wrapping_sub(2);
-    bus.write_word(*sp, *pc as u16);
+    push(bus, sp, *pc as u16);
     *pc = target.into();
 }
 
