@@ -57,7 +57,8 @@ pub enum Status {
     Running,
     /// The program jumped to 0x0000: it is done.
     Finished,
-    /// A HLT outside the harness with interrupts disabled: the CPU can never go on.
+    /// A HLT outside the harness. Nothing here raises an interrupt, so whether or not
+    /// interrupts are enabled the CPU can never go on.
     Stuck {
         /// The address of the HLT.
         pc: u16,

@@ -5,9 +5,13 @@
 //! as the controller has accepted it, whatever happens to host-sim afterwards. An image
 //! the user cannot write (the shared reference images are read-only) is served from
 //! memory: writes work for the session and are lost at exit, and host-sim says so.
+//!
+//! A writable image is locked (`flock`) while it is open: a second host-sim on the same
+//! file would write through its own stale copy, so it is refused instead. The disk
+//! server (`altair-cloud vdisk serve`) keeps no copy and takes no lock.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -26,6 +30,11 @@ pub enum OpenError {
         /// What the OS said.
         source: io::Error,
     },
+    /// Another process holds the image's lock: it has the image open for writing.
+    InUse {
+        /// The image's path.
+        path: PathBuf,
+    },
     /// The file is not a disk image's size (truncated, or something else entirely).
     WrongSize {
         /// The image's path.
@@ -41,6 +50,12 @@ impl fmt::Display for OpenError {
             OpenError::Io { path, source } => {
                 write!(f, "cannot open disk image {}: {source}", path.display())
             }
+            OpenError::InUse { path } => write!(
+                f,
+                "disk image {} is in use: another program (another host-sim?) has it open \
+                 for writing, and two writers would corrupt it",
+                path.display()
+            ),
             OpenError::WrongSize { path, len } => write!(
                 f,
                 "disk image {} is {len} bytes; an 88-DCDD image is {IMAGE_BYTES} bytes \
@@ -57,7 +72,7 @@ impl std::error::Error for OpenError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             OpenError::Io { source, .. } => Some(source),
-            OpenError::WrongSize { .. } => None,
+            OpenError::InUse { .. } | OpenError::WrongSize { .. } => None,
         }
     }
 }
@@ -71,8 +86,8 @@ pub struct FileDisk {
 }
 
 impl FileDisk {
-    /// Opens `path` for reading and writing (or, failing permission, reading only) and
-    /// checks its size.
+    /// Opens `path` for reading and writing (or, failing permission, reading only),
+    /// locks it when writable, and checks its size.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
         let io_err = |source| OpenError::Io {
             path: path.to_path_buf(),
@@ -85,6 +100,19 @@ impl FileDisk {
             }
             Err(e) => return Err(io_err(e)),
         };
+        if writable {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(OpenError::InUse {
+                        path: path.to_path_buf(),
+                    });
+                }
+                // A file system without locks: go on unlocked, as before locks were taken.
+                Err(TryLockError::Error(e)) if e.kind() == io::ErrorKind::Unsupported => {}
+                Err(TryLockError::Error(e)) => return Err(io_err(e)),
+            }
+        }
         let len = file.metadata().map_err(io_err)?.len();
         if !is_image_size(len) {
             return Err(OpenError::WrongSize {

@@ -229,7 +229,10 @@ fn run_com(file: &std::path::Path, stats: bool) -> Result<ExitCode, String> {
     match result.status {
         Status::Finished => Ok(ExitCode::SUCCESS),
         Status::Stuck { pc } => {
-            eprintln!("host-sim: the program halted at {pc:04X}H with interrupts disabled");
+            eprintln!(
+                "host-sim: the program halted at {pc:04X}H (HLT), and the .COM harness \
+                 raises no interrupt to wake it"
+            );
             Ok(ExitCode::from(1))
         }
         Status::Running => unreachable!("run_file returns only once the program has ended"),

@@ -1,7 +1,7 @@
 //! Preparing the machine from the command line's media (`--disk`, `--rom`, `--basic`),
 //! the same for every mode that runs the Altair (`host-sim run`, `host-sim mqtt`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use altair_firmware::machine::{Altair, DISK_BOOT_ROM};
 use altair_firmware::vdisk::VirtualDisk;
@@ -95,6 +95,7 @@ fn attach_disks(
     disks: &[(usize, PathBuf)],
     mut vdisk: Option<VirtualDisk>,
 ) -> Result<(), String> {
+    refuse_shared_drives(disks)?;
     let mut virtual_given = false;
     for (drive, path) in disks {
         if path.as_os_str() == drive::VIRTUAL {
@@ -116,7 +117,7 @@ fn attach_disks(
             eprintln!(
                 "host-sim: {} is read-only; drive {}'s writes last until host-sim exits",
                 path.display(),
-                (b'A' + *drive as u8) as char
+                letter(*drive)
             );
         }
         altair.devices.disks.attach(*drive, Drive::File(disk));
@@ -124,6 +125,54 @@ fn attach_disks(
     Ok(())
 }
 
-fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+/// Refuses a drive named twice, and one image file in two drives. Each drive keeps its
+/// own copy of the image (see [`FileDisk`]) and CP/M its own view of each drive's
+/// directory, so two drives writing one file would corrupt it.
+fn refuse_shared_drives(disks: &[(usize, PathBuf)]) -> Result<(), String> {
+    for (i, (drive, path)) in disks.iter().enumerate() {
+        for (earlier, earlier_path) in &disks[..i] {
+            if earlier == drive {
+                return Err(format!(
+                    "drive {} is given twice ({} and {})",
+                    letter(*drive),
+                    earlier_path.display(),
+                    path.display()
+                ));
+            }
+            if path.as_os_str() != drive::VIRTUAL && same_file(path, earlier_path) {
+                return Err(format!(
+                    "drives {} ({}) and {} ({}) are one image: writes through one would \
+                     corrupt what CP/M knows of the other; attach a copy",
+                    letter(*earlier),
+                    earlier_path.display(),
+                    letter(*drive),
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one existing file (however they are spelled).
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
+/// A drive's letter: 0 is A.
+fn letter(drive: usize) -> char {
+    char::from(b'A' + drive as u8)
+}
+
+/// Reads a ROM or BASIC image, refusing an empty one (the machine would run the zeros
+/// it left in memory as NOPs, silently).
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    let image = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if image.is_empty() {
+        return Err(format!(
+            "{} is empty: expected a ROM or program image",
+            path.display()
+        ));
+    }
+    Ok(image)
 }

@@ -81,3 +81,24 @@ fn a_program_too_large_for_memory_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_program_that_halts_with_interrupts_enabled_ends_with_status_1_naming_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("EIHLT.COM");
+    // EI; HLT: the harness raises no interrupt, so this HLT is the end whatever INTE is.
+    std::fs::write(&path, [0xFB, 0x76]).unwrap();
+    let out = host_sim()
+        .arg("com")
+        .arg(&path)
+        .arg("--stats")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("halted at 0101H") && !stderr.contains("interrupts disabled"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("instructions=2 cycles=11"), "{stderr}");
+}
