@@ -4,6 +4,14 @@
 //! call to the BDOS entry at 0x0005 with C = 2 prints E, with C = 9 prints the string at
 //! DE up to `$`. The program ends when it jumps to 0x0000.
 //!
+//! Beyond the reference's two functions the harness serves the rest of CP/M 2.2's console
+//! output, so that ordinary CP/M programs that only print run too: function 0 (system
+//! reset) ends the program as a jump to 0 does, 6 (direct console I/O) prints E or
+//! reports no key, 11 (console status) reports no key, 12 (version) answers 2.2. There is
+//! no console input and no disk, so any other function stops the run with
+//! [`Status::Unsupported`] rather than returning a made-up answer the program would
+//! go on with.
+//!
 //! Both addresses hold HLT, so the hot loop carries no per-instruction check: the CPU
 //! stops by itself and the harness does the work. The counts are kept exact: the HLT at
 //! 0x0005 stands in for the BDOS's RET (one instruction; its 7 states are topped up to
@@ -22,8 +30,43 @@ pub const MAX_PROGRAM_LEN: usize = 0x1_0000 - LOAD_ADDRESS as usize;
 
 const HLT: u8 = 0x76;
 /// BDOS function numbers (register C) the harness serves.
+const BDOS_SYSTEM_RESET: u8 = 0;
 const BDOS_PRINT_CHAR: u8 = 2;
+const BDOS_DIRECT_IO: u8 = 6;
 const BDOS_PRINT_STRING: u8 = 9;
+const BDOS_CONSOLE_STATUS: u8 = 11;
+const BDOS_VERSION: u8 = 12;
+/// Function 6's E that asks for a key instead of printing (0xFE asks for the status,
+/// in CP/M 3); the harness has no keys, so both read 0.
+const DIRECT_IO_INPUT: u8 = 0xFE;
+/// Function 12's answer in HL: CP/M 2.2 (H = 0: CP/M, not MP/M; L = version 2.2).
+const CPM_VERSION: u16 = 0x0022;
+/// CP/M 2.2's BDOS function numbers that read the console or touch a device, named in
+/// [`Status::Unsupported`]'s message; 13 and up are the disk and file functions.
+const BDOS_NAMES: [&str; 13] = [
+    "system reset",
+    "console input",
+    "console output",
+    "reader input",
+    "punch output",
+    "list output",
+    "direct console I/O",
+    "get I/O byte",
+    "set I/O byte",
+    "print string",
+    "read console buffer",
+    "console status",
+    "version number",
+];
+
+/// A name for BDOS function `function`, for messages.
+pub fn bdos_function_name(function: u8) -> &'static str {
+    match BDOS_NAMES.get(usize::from(function)) {
+        Some(name) => name,
+        None if function <= 40 => "a disk or file function",
+        None => "not a CP/M 2.2 function",
+    }
+}
 
 /// Why a program could not be loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,12 +98,21 @@ impl core::error::Error for LoadError {}
 pub enum Status {
     /// The budget ran out; call `run` again.
     Running,
-    /// The program jumped to 0x0000: it is done.
+    /// The program jumped to 0x0000, or called BDOS function 0: it is done.
     Finished,
     /// A HLT outside the harness. Nothing here raises an interrupt, so whether or not
     /// interrupts are enabled the CPU can never go on.
     Stuck {
         /// The address of the HLT.
+        pc: u16,
+    },
+    /// The program called a BDOS function the harness does not serve (console input,
+    /// the disk, another device): it stopped there, before the call returned.
+    Unsupported {
+        /// The function number (register C).
+        function: u8,
+        /// The return address on the stack, less 3: the CALL's address when a CALL
+        /// made it.
         pc: u16,
     },
 }
@@ -149,15 +201,15 @@ impl ComRunner {
                     // PC has moved past the HLT.
                     let at = self.cpu.pc.wrapping_sub(1);
                     if at == 0 {
-                        self.cpu.instructions -= 1;
-                        self.cpu.cycles -= u64::from(crate::cpu::timing::STATES[HLT as usize]);
-                        self.cpu.pc = 0;
+                        self.take_back_halt(0);
                         return Status::Finished;
                     }
                     if at != BDOS_ENTRY {
                         return Status::Stuck { pc: at };
                     }
-                    self.bdos(console);
+                    if let Some(done) = self.bdos(console) {
+                        return done;
+                    }
                 }
             }
         }
@@ -184,9 +236,32 @@ impl ComRunner {
         self.cpu.run(&mut self.ram, budget)
     }
 
-    fn bdos(&mut self, console: &mut impl FnMut(u8)) {
-        match self.cpu.c {
-            BDOS_PRINT_CHAR => console(self.cpu.e),
+    /// Undoes the HLT the harness put at `at`, so the counts end with the instruction
+    /// that reached it, and leaves PC there.
+    fn take_back_halt(&mut self, at: u16) {
+        self.cpu.instructions -= 1;
+        self.cpu.cycles -= u64::from(crate::cpu::timing::STATES[HLT as usize]);
+        self.cpu.pc = at;
+    }
+
+    /// Serves the BDOS call the CPU halted at, then returns from it; or returns how the
+    /// run ended when the call ends it.
+    fn bdos(&mut self, console: &mut impl FnMut(u8)) -> Option<Status> {
+        let cpu = &mut self.cpu;
+        match cpu.c {
+            BDOS_SYSTEM_RESET => {
+                self.take_back_halt(BDOS_ENTRY);
+                return Some(Status::Finished);
+            }
+            BDOS_PRINT_CHAR => console(cpu.e),
+            BDOS_DIRECT_IO if cpu.e >= DIRECT_IO_INPUT => cpu.a = 0,
+            BDOS_DIRECT_IO => console(cpu.e),
+            BDOS_CONSOLE_STATUS => cpu.a = 0,
+            BDOS_VERSION => {
+                cpu.set_hl(CPM_VERSION);
+                cpu.a = CPM_VERSION as u8;
+                cpu.b = (CPM_VERSION >> 8) as u8;
+            }
             BDOS_PRINT_STRING => {
                 let mut addr = self.cpu.de();
                 // A string without `$` stops after one lap of memory.
@@ -199,7 +274,11 @@ impl ComRunner {
                     addr = addr.wrapping_add(1);
                 }
             }
-            _ => {}
+            function => {
+                let pc = self.ram.0.read_word(cpu.sp).wrapping_sub(3);
+                self.take_back_halt(BDOS_ENTRY);
+                return Some(Status::Unsupported { function, pc });
+            }
         }
         // The RET the HLT stands in for.
         let sp = self.cpu.sp;
@@ -209,5 +288,6 @@ impl ComRunner {
         self.cpu.halted = false;
         let states = &crate::cpu::timing::STATES;
         self.cpu.cycles += u64::from(states[0xC9] - states[HLT as usize]);
+        None
     }
 }

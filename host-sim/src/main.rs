@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use altair_firmware::cpm_com::Status;
+use altair_firmware::cpm_com::{Status, bdos_function_name};
 use altair_firmware::session::{EchoSuppression, Options};
 use altair_firmware::vdisk::{self, VirtualDisk};
 use altair_sphere::config::{CHANNEL, MQTT_HOST, MQTT_PORT};
@@ -32,7 +32,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a CP/M .COM test program (BDOS print calls only) and print its console output.
+    /// Run a CP/M .COM test program (BDOS console output only) and print its console output.
     Com {
         /// The program, loaded at 0x0100.
         file: PathBuf,
@@ -232,6 +232,15 @@ fn run_com(file: &std::path::Path, stats: bool) -> Result<ExitCode, String> {
             eprintln!(
                 "host-sim: the program halted at {pc:04X}H (HLT), and the .COM harness \
                  raises no interrupt to wake it"
+            );
+            Ok(ExitCode::from(1))
+        }
+        Status::Unsupported { function, pc } => {
+            eprintln!(
+                "host-sim: the program called BDOS function {function} ({}) at {pc:04X}H; \
+                 the .COM harness serves console output only (functions 0, 2, 6, 9, 11 \
+                 and 12): run the program under CP/M (host-sim run) instead",
+                bdos_function_name(function)
             );
             Ok(ExitCode::from(1))
         }
