@@ -41,8 +41,8 @@ const BDOS_VERSION: u8 = 12;
 const DIRECT_IO_INPUT: u8 = 0xFE;
 /// Function 12's answer in HL: CP/M 2.2 (H = 0: CP/M, not MP/M; L = version 2.2).
 const CPM_VERSION: u16 = 0x0022;
-/// CP/M 2.2's BDOS function numbers that read the console or touch a device, named in
-/// [`Status::Unsupported`]'s message; 13 and up are the disk and file functions.
+/// The names of CP/M 2.2's BDOS functions 0 to 12, for messages such as
+/// [`Status::Unsupported`]'s; 13 to 40 are the disk and file functions.
 const BDOS_NAMES: [&str; 13] = [
     "system reset",
     "console input",
