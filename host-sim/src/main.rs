@@ -109,7 +109,9 @@ impl MachineArgs {
         if let Some(m) = self.mhz
             && !(m.is_finite() && m > 0.0)
         {
-            return Err(format!("--mhz {m}: expected a clock rate above 0"));
+            return Err(format!(
+                "--mhz {m}: expected a finite clock rate above 0 (2 is the original Altair)"
+            ));
         }
         let media = Media {
             disks: self.disks,

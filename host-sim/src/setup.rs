@@ -52,16 +52,20 @@ pub fn prepare(media: Media, vdisk: Option<VirtualDisk>) -> Result<Prepared, Str
             roms.push((DISK_BOOT_ROM, rom));
             disks.push((0, disk));
         }
-    } else if !disks.is_empty() && roms.is_empty() && basic.is_none() {
+    }
+    // The disks first, so that a missing or wrong-sized image is what the user hears of
+    // before the search for a ROM it would need.
+    attach_disks(&mut altair, &disks, vdisk)?;
+    if !disks.is_empty() && roms.is_empty() && basic.is_none() {
         let rom = media::find(media::BOOT_ROM).ok_or_else(|| {
             format!(
-                "a disk needs the boot ROM: pass --rom 0xFF00=PATH/{} or put it in ./disks",
-                media::BOOT_ROM
+                "a disk needs the boot ROM and no {rom} was found in $ALTAIR_DISKS, ./disks \
+                 or ../shared/disks: pass --rom 0xFF00=PATH/{rom}",
+                rom = media::BOOT_ROM
             )
         })?;
         roms.push((DISK_BOOT_ROM, rom));
     }
-    attach_disks(&mut altair, &disks, vdisk)?;
     let mut start = None;
     for (addr, path) in &roms {
         let image = read(path)?;

@@ -1,6 +1,7 @@
-//! Media on the command line that cannot work is refused before anything runs, with a
-//! message naming the file: empty images, a drive named twice, one image in two drives,
-//! and an image another host-sim is writing.
+//! What `run`'s command line asks for that cannot work is refused before anything runs,
+//! with a message naming it: empty images, a missing image, a disk with no boot ROM to
+//! be found, a drive named twice, one image in two drives, an image another host-sim is
+//! writing, and a clock rate that is not a finite number above 0.
 
 mod support;
 
@@ -56,6 +57,19 @@ fn an_empty_rom_or_basic_image_is_refused_naming_it() {
 }
 
 #[test]
+fn a_clock_rate_that_is_not_a_finite_positive_number_is_refused() {
+    for mhz in ["0", "-2", "NaN", "inf"] {
+        let out = run(&[format!("--mhz={mhz}")]);
+        assert_refused(
+            &out,
+            &[&format!(
+                "--mhz {mhz}: expected a finite clock rate above 0"
+            )],
+        );
+    }
+}
+
+#[test]
 fn a_drive_named_twice_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (disk, rom) = plain_media(dir.path());
@@ -86,6 +100,45 @@ fn one_image_in_two_drives_is_refused_however_it_is_named() {
     assert_refused(
         &out,
         &["drives A (", ") and C (", "are one image", "attach a copy"],
+    );
+}
+
+/// `run` with `args` in an empty folder and no `$ALTAIR_DISKS`, so no boot ROM can be
+/// found for a disk given without one.
+fn run_with_no_rom_to_find(args: &[String]) -> Output {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = host_sim();
+    cmd.current_dir(cwd.path())
+        .env_remove("ALTAIR_DISKS")
+        .arg("run")
+        .args(args);
+    run_with_input(cmd, b"", LIMIT)
+}
+
+#[test]
+fn a_missing_disk_is_named_before_a_boot_rom_is_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.dsk");
+    let out = run_with_no_rom_to_find(&[format!("--disk=A={}", missing.display())]);
+    assert_refused(
+        &out,
+        &["cannot open disk image", &missing.display().to_string()],
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("boot ROM"));
+}
+
+#[test]
+fn a_disk_with_no_boot_rom_to_find_says_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, _) = plain_media(dir.path());
+    let out = run_with_no_rom_to_find(&[format!("--disk=A={}", disk.display())]);
+    assert_refused(
+        &out,
+        &[
+            "a disk needs the boot ROM",
+            "$ALTAIR_DISKS, ./disks or ../shared/disks",
+            "--rom 0xFF00=PATH/88dskrom.bin",
+        ],
     );
 }
 
