@@ -42,16 +42,18 @@ pub fn prepare(media: Media, vdisk: Option<VirtualDisk>) -> Result<Prepared, Str
         basic,
     } = media;
     let mut altair: Box<Altair<Drive>> = Box::default();
-    if disks.is_empty() && roms.is_empty() && basic.is_none() {
-        if let Some((rom, disk)) = media::find_cpm() {
-            eprintln!(
-                "host-sim: booting {} with {}",
-                disk.display(),
-                rom.display()
-            );
-            roms.push((DISK_BOOT_ROM, rom));
-            disks.push((0, disk));
-        }
+    if disks.is_empty()
+        && roms.is_empty()
+        && basic.is_none()
+        && let Some((rom, disk)) = media::find_cpm()
+    {
+        eprintln!(
+            "host-sim: booting {} with {}",
+            disk.display(),
+            rom.display()
+        );
+        roms.push((DISK_BOOT_ROM, rom));
+        disks.push((0, disk));
     }
     // The disks first, so that a missing or wrong-sized image is what the user hears of
     // before the search for a ROM it would need.
